@@ -1,0 +1,8 @@
+/* cli.h - the slm subcommands, one file each. */
+#ifndef SLM_CLI_H
+#define SLM_CLI_H
+
+/* Each returns the process exit status. argv[0] is the subcommand name. */
+int slm_cmd_info(int argc, char **argv);
+
+#endif
