@@ -19,9 +19,13 @@ build: deps
 	@cmake --build $(BUILD) -j $(JOBS)
 
 # The main job: generate text with the default model (downloaded once into
-# ~/.cache/slm/models when it is not there; $SLM_MODEL overrides it).
+# ~/.cache/slm/models when it is not there).  $SLM_MODEL overrides it; on
+# machines that have the shared test data beside the repository, that copy of
+# the same model is used, so `make run` also works offline there.
+SHARED_MODEL := $(or $(SLM_TEST_DATA),$(CURDIR)/../shared)/models/stories260K.gguf
 run: build
-	$(SLM) run -n 128 --prompt "$(PROMPT)"
+	@if [ -z "$$SLM_MODEL" ] && [ -f "$(SHARED_MODEL)" ]; then export SLM_MODEL="$(SHARED_MODEL)"; fi; \
+	  $(SLM) run -n 128 --prompt "$(PROMPT)"
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -35,6 +39,7 @@ asan: deps
 # libFuzzer targets (clang); FUZZ_SECONDS per target, starting from the committed corpus.
 FUZZ_SECONDS ?= 60
 fuzz: deps
+	@SLM_DEPS_EXTRA="clang libclang-rt-14-dev" scripts/install-deps
 	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DSLM_FUZZ=ON -DSLM_TESTS=OFF -DSLM_CLI=OFF >/dev/null
 	@cmake --build build-fuzz -j $(JOBS)
 	@scripts/run-fuzzers build-fuzz $(FUZZ_SECONDS)
