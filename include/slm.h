@@ -428,15 +428,20 @@ typedef struct slm_sampler_params {
 
 typedef struct slm_sampler slm_sampler;
 
+/* temperature 0.8, top_k 40, top_p 0.95, min_p 0.05, typical_p 1, penalties
+ * off (repeat_last_n 64), seed 0x5eed (fixed: pick a random seed yourself). */
 slm_sampler_params slm_sampler_default_params(void);
 slm_status slm_sampler_new(const slm_sampler_params *p, int32_t n_vocab, slm_sampler **out,
                            slm_error *err);
 void slm_sampler_free(slm_sampler *s);
 /* Picks a token from the logits (not modified).  Deterministic for a given
- * seed, parameter set and history. */
+ * seed, parameter set and history.  -1 when the bias bans every token.
+ * Chain order: logit bias, penalties, then greedy argmax if temperature <= 0,
+ * else top-k, typical-p, top-p, min-p, temperature, softmax, draw. */
 slm_token slm_sampler_sample(slm_sampler *s, const float *logits);
 /* Records a token in the penalty history (prompt tokens and sampled ones). */
 void slm_sampler_accept(slm_sampler *s, slm_token t);
+/* Clears the history and restarts the random stream from the seed. */
 void slm_sampler_reset(slm_sampler *s);
 
 #ifdef __cplusplus
