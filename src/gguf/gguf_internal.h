@@ -44,4 +44,7 @@ int64_t slm_gguf_index_find(const slm_gguf_index *ix, const char *name, const ch
 /* Bytes of one scalar element; 0 for string/array. */
 int slm_gguf_scalar_size(slm_gguf_type t);
 
+/* Parses and validates g->base[0, g->size) into g (gguf_read.c). */
+slm_status slm_gguf_parse(slm_gguf *g, slm_error *err);
+
 #endif

@@ -1,4 +1,5 @@
-/* gguf_read.c - parse and validate a GGUF file (versions 2 and 3).
+/* gguf_read.c - parse and validate a GGUF file (versions 2 and 3) held in
+ * memory.  Opening files (mmap, read fallback) is in gguf_open.c.
  *
  * Layout (all little-endian):
  *   "GGUF" u32 version  u64 n_tensors  u64 n_kv
@@ -6,30 +7,34 @@
  *   n_tensors x { string name, u32 n_dims, u64 ne[n_dims], u32 type, u64 offset }
  *   padding to general.alignment (default 32), then the tensor data.
  * A string is u64 length + bytes (no NUL).  An array is u32 element type +
- * u64 count + elements.
+ * u64 count + elements (arrays may nest).
  *
  * Everything read from the file is untrusted: each length, count and offset
  * is checked against the bytes that remain before anything is allocated or
  * dereferenced, with overflow-safe arithmetic. */
 #include "gguf/gguf_internal.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "runtime/error.h"
 #include "types/types.h"
 
-#define GGUF_MAX_KEY_LEN 65535
-#define GGUF_MAX_NAME_LEN 255
-#define GGUF_MAX_DEPTH 8
+#define GGUF_MAX_KEY_LEN 65535 /* the spec's limit for keys */
+#define GGUF_MAX_NAME_LEN 64   /* the spec's limit for tensor names */
+#define GGUF_MAX_DIMS 4
+#define GGUF_MAX_DEPTH 8       /* array nesting; real files use 1 */
 #define GGUF_DEFAULT_ALIGNMENT 32
+
+/* Smallest encodings, used to bound counts before allocating:
+ * a key/value is key length 8 + 1 byte of key + type 4 + 1 byte of value,
+ * a tensor info is 8 + 1 + n_dims 4 + one ne 8 + type 4 + offset 8,
+ * an array element that is itself an array is type 4 + count 8. */
+#define MIN_KV_BYTES 14
+#define MIN_TENSOR_INFO_BYTES 33
+#define MIN_ARRAY_BYTES 12
 
 /* ---- reading cursor ------------------------------------------------------ */
 
@@ -39,6 +44,7 @@ typedef struct cursor {
     uint64_t pos;
     const char *path;
     slm_error *err;
+    char where[320]; /* what is being read: "key 'x' at offset N"; "" = header */
 } cursor;
 
 static slm_status cfail(cursor *c, const char *fmt, ...) SLM_PRINTF(2, 3);
@@ -48,15 +54,18 @@ static slm_status cfail(cursor *c, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (c->where[0]) return slm_fail(c->err, SLM_E_FORMAT, "%s: %s: %s", c->path, c->where, msg);
     return slm_fail(c->err, SLM_E_FORMAT, "%s: %s", c->path, msg);
 }
+
+static slm_status nomem(cursor *c) { return slm_fail(c->err, SLM_E_NOMEM, "%s: out of memory", c->path); }
 
 static uint64_t remaining(const cursor *c) { return c->size - c->pos; }
 
 static slm_status need(cursor *c, uint64_t n, const char *what) {
     if (n > remaining(c))
-        return cfail(c, "truncated file: %s needs %llu bytes at offset %llu, but the file ends at %llu",
-                     what, (unsigned long long)n, (unsigned long long)c->pos, (unsigned long long)c->size);
+        return cfail(c, "truncated file: %s needs %llu bytes at offset %llu, but the file ends at %llu", what,
+                     (unsigned long long)n, (unsigned long long)c->pos, (unsigned long long)c->size);
     return SLM_OK;
 }
 
@@ -75,7 +84,7 @@ static slm_status read_uint(cursor *c, int nbytes, uint64_t *out, const char *wh
 }
 
 static slm_status read_u32(cursor *c, uint32_t *out, const char *what) {
-    uint64_t v;
+    uint64_t v = 0;
     slm_status s = read_uint(c, 4, &v, what);
     if (!s) *out = (uint32_t)v;
     return s;
@@ -85,7 +94,7 @@ static slm_status read_u64(cursor *c, uint64_t *out, const char *what) { return 
 
 /* A GGUF string as a view into the file. */
 static slm_status read_str(cursor *c, slm_str *out, const char *what) {
-    uint64_t at = c->pos, len;
+    uint64_t at = c->pos, len = 0;
     slm_status s = read_u64(c, &len, what);
     if (s) return s;
     if (len > remaining(c))
@@ -112,8 +121,14 @@ static void *arena_alloc(slm_gguf *g, size_t n) {
     return mem;
 }
 
+/* n zeroed elements of elem bytes; NULL when the size does not fit size_t. */
+static void *arena_array(slm_gguf *g, uint64_t n, size_t elem) {
+    if (n > SIZE_MAX / elem) return NULL;
+    return arena_alloc(g, (size_t)n * elem);
+}
+
 static char *arena_cstr(slm_gguf *g, slm_str s) {
-    char *p = arena_alloc(g, (size_t)s.len + 1);
+    char *p = arena_array(g, s.len + 1, 1);
     if (p) memcpy(p, s.ptr, (size_t)s.len);
     return p;
 }
@@ -126,12 +141,12 @@ uint64_t slm_gguf_hash(const char *s) {
     return h;
 }
 
-static slm_status index_init(slm_gguf *g, slm_gguf_index *ix, uint64_t n) {
+static bool index_init(slm_gguf *g, slm_gguf_index *ix, uint64_t n) {
     uint64_t cap = 16;
-    while (cap < 2 * n + 1) cap <<= 1;
-    ix->slots = arena_alloc(g, (size_t)cap * sizeof *ix->slots);
+    while (cap < 2 * n + 1) cap <<= 1; /* n is bounded by the file size: no overflow */
+    ix->slots = arena_array(g, cap, sizeof *ix->slots);
     ix->cap = cap;
-    return ix->slots ? SLM_OK : SLM_E_NOMEM;
+    return ix->slots != NULL;
 }
 
 /* Inserts entry i under name; returns false if the name is already there. */
@@ -157,7 +172,7 @@ int64_t slm_gguf_index_find(const slm_gguf_index *ix, const char *name, const ch
 
 /* ---- metadata values ----------------------------------------------------- */
 
-static int scalar_size(slm_gguf_type t) {
+int slm_gguf_scalar_size(slm_gguf_type t) {
     switch (t) {
     case SLM_GGUF_U8: case SLM_GGUF_I8: case SLM_GGUF_BOOL: return 1;
     case SLM_GGUF_U16: case SLM_GGUF_I16: return 2;
@@ -167,10 +182,8 @@ static int scalar_size(slm_gguf_type t) {
     }
 }
 
-int slm_gguf_scalar_size(slm_gguf_type t) { return scalar_size(t); }
-
 static void set_scalar(slm_gguf_value *v, const uint8_t *p) {
-    uint64_t raw = rd_le(p, scalar_size(v->type));
+    uint64_t raw = rd_le(p, slm_gguf_scalar_size(v->type));
     switch (v->type) {
     case SLM_GGUF_U8: v->v.u8 = (uint8_t)raw; break;
     case SLM_GGUF_I8: v->v.i8 = (int8_t)(uint8_t)raw; break;
@@ -187,64 +200,71 @@ static void set_scalar(slm_gguf_value *v, const uint8_t *p) {
     }
 }
 
-static slm_status parse_value(slm_gguf *g, cursor *c, slm_gguf_value *v, int depth, const char *key);
+static slm_status parse_array(slm_gguf *g, cursor *c, slm_gguf_value *v, int depth);
 
-static slm_status parse_array(slm_gguf *g, cursor *c, slm_gguf_value *v, int depth, const char *key) {
-    uint32_t et;
-    uint64_t n, at = c->pos;
+/* Numeric and bool elements, copied into an aligned native-endian buffer
+ * (metadata in the file is unaligned).  The caller checked they fit. */
+static slm_status copy_scalars(slm_gguf *g, cursor *c, slm_gguf_value *v) {
+    size_t es = (size_t)slm_gguf_scalar_size(v->v.arr.type), n = (size_t)v->v.arr.n;
+    uint8_t *data = arena_array(g, n, es);
+    if (!data) return nomem(c);
+    const uint8_t *src = c->base + c->pos;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t raw = rd_le(src + i * es, (int)es);
+        if (v->v.arr.type == SLM_GGUF_BOOL) raw = raw != 0; /* a bool other than 0/1 would be UB */
+        memcpy(data + i * es, &raw, es); /* little-endian host: the low bytes come first */
+    }
+    c->pos += (uint64_t)n * es;
+    v->v.arr.data = data;
+    return SLM_OK;
+}
+
+static slm_status parse_array(slm_gguf *g, cursor *c, slm_gguf_value *v, int depth) {
+    uint32_t et = 0;
+    uint64_t n = 0, at = c->pos;
     slm_status s = read_u32(c, &et, "array element type");
     if (!s) s = read_u64(c, &n, "array length");
     if (s) return s;
     if (et >= SLM_GGUF_TYPE_COUNT)
-        return cfail(c, "key '%s': array at offset %llu has invalid element type %u", key,
-                     (unsigned long long)at, et);
-    if (depth >= GGUF_MAX_DEPTH)
-        return cfail(c, "key '%s': arrays nested deeper than %d levels at offset %llu", key, GGUF_MAX_DEPTH,
-                     (unsigned long long)at);
+        return cfail(c, "array at offset %llu has invalid element type %u", (unsigned long long)at, et);
+    if (et == SLM_GGUF_ARRAY && depth + 1 >= GGUF_MAX_DEPTH)
+        return cfail(c, "array at offset %llu nests arrays deeper than %d levels", (unsigned long long)at,
+                     GGUF_MAX_DEPTH);
     v->v.arr.type = (slm_gguf_type)et;
     v->v.arr.n = n;
-    /* The smallest encoding of one element bounds the count before allocating. */
-    uint64_t min_elem = et == SLM_GGUF_STRING ? 8 : et == SLM_GGUF_ARRAY ? 12 : (uint64_t)scalar_size(et);
+    uint64_t min_elem = et == SLM_GGUF_STRING  ? 8
+                        : et == SLM_GGUF_ARRAY ? MIN_ARRAY_BYTES
+                                               : (uint64_t)slm_gguf_scalar_size((slm_gguf_type)et);
     if (n > remaining(c) / min_elem)
-        return cfail(c, "key '%s': array at offset %llu claims %llu elements of type %s, more than the "
-                     "%llu bytes left in the file can hold", key, (unsigned long long)at, (unsigned long long)n,
+        return cfail(c, "array at offset %llu claims %llu elements of type %s, more than the %llu bytes left "
+                     "in the file can hold", (unsigned long long)at, (unsigned long long)n,
                      slm_gguf_type_name((slm_gguf_type)et), (unsigned long long)remaining(c));
     if (et == SLM_GGUF_STRING) {
-        slm_str *strs = arena_alloc(g, (size_t)n * sizeof *strs);
-        if (!strs) return slm_fail(c->err, SLM_E_NOMEM, "%s: out of memory", c->path);
+        slm_str *strs = arena_array(g, n, sizeof *strs);
+        if (!strs) return nomem(c);
         for (uint64_t i = 0; i < n; i++)
             if ((s = read_str(c, &strs[i], "array string"))) return s;
         v->v.arr.strs = strs;
-    } else if (et == SLM_GGUF_ARRAY) {
-        slm_gguf_value *items = arena_alloc(g, (size_t)n * sizeof *items);
-        if (!items) return slm_fail(c->err, SLM_E_NOMEM, "%s: out of memory", c->path);
+        return SLM_OK;
+    }
+    if (et == SLM_GGUF_ARRAY) {
+        slm_gguf_value *items = arena_array(g, n, sizeof *items);
+        if (!items) return nomem(c);
         for (uint64_t i = 0; i < n; i++) {
             items[i].type = SLM_GGUF_ARRAY;
-            if ((s = parse_array(g, c, &items[i], depth + 1, key))) return s;
+            if ((s = parse_array(g, c, &items[i], depth + 1))) return s;
         }
         v->v.arr.items = items;
-    } else {
-        size_t es = (size_t)scalar_size(et), bytes = (size_t)n * es;
-        uint8_t *data = arena_alloc(g, bytes);
-        if (!data) return slm_fail(c->err, SLM_E_NOMEM, "%s: out of memory", c->path);
-        /* Copy into an aligned native-endian buffer: metadata is unaligned. */
-        const uint8_t *src = c->base + c->pos;
-        for (size_t i = 0; i < (size_t)n; i++) {
-            uint64_t raw = rd_le(src + i * es, (int)es);
-            if (et == SLM_GGUF_BOOL) raw = raw != 0;
-            memcpy(data + i * es, &raw, es); /* little-endian host: low bytes first */
-        }
-        c->pos += bytes;
-        v->v.arr.data = data;
+        return SLM_OK;
     }
-    return SLM_OK;
+    return copy_scalars(g, c, v);
 }
 
-static slm_status parse_value(slm_gguf *g, cursor *c, slm_gguf_value *v, int depth, const char *key) {
+static slm_status parse_value(slm_gguf *g, cursor *c, slm_gguf_value *v) {
     if (v->type == SLM_GGUF_STRING) return read_str(c, &v->v.str, "string value");
-    if (v->type == SLM_GGUF_ARRAY) return parse_array(g, c, v, depth, key);
-    int sz = scalar_size(v->type);
-    slm_status s = need(c, (uint64_t)sz, "value");
+    if (v->type == SLM_GGUF_ARRAY) return parse_array(g, c, v, 0);
+    int sz = slm_gguf_scalar_size(v->type);
+    slm_status s = need(c, (uint64_t)sz, "the value");
     if (s) return s;
     set_scalar(v, c->base + c->pos);
     c->pos += (uint64_t)sz;
@@ -264,130 +284,29 @@ static slm_status read_name(slm_gguf *g, cursor *c, uint64_t max, const char *wh
     if (memchr(s.ptr, '\0', (size_t)s.len))
         return cfail(c, "%s at offset %llu contains a NUL byte", what, (unsigned long long)at);
     *out = arena_cstr(g, s);
-    return *out ? SLM_OK : slm_fail(c->err, SLM_E_NOMEM, "%s: out of memory", c->path);
+    return *out ? SLM_OK : nomem(c);
 }
 
 static slm_status parse_kv(slm_gguf *g, cursor *c) {
     slm_status s;
-    g->keys = arena_alloc(g, (size_t)g->n_keys * sizeof *g->keys);
-    g->values = arena_alloc(g, (size_t)g->n_keys * sizeof *g->values);
-    if (!g->keys || !g->values || index_init(g, &g->key_index, g->n_keys))
-        return slm_fail(c->err, SLM_E_NOMEM, "%s: out of memory", c->path);
+    g->keys = arena_array(g, g->n_keys, sizeof *g->keys);
+    g->values = arena_array(g, g->n_keys, sizeof *g->values);
+    if (!g->keys || !g->values || !index_init(g, &g->key_index, g->n_keys)) return nomem(c);
     for (uint64_t i = 0; i < g->n_keys; i++) {
         uint64_t at = c->pos;
-        if ((s = read_name(g, c, GGUF_MAX_KEY_LEN, "metadata key", &g->keys[i]))) return s;
-        uint32_t type;
-        if ((s = read_u32(c, &type, "value type"))) return s;
-        if (type >= SLM_GGUF_TYPE_COUNT)
-            return cfail(c, "key '%s' at offset %llu has invalid value type %u", g->keys[i],
-                         (unsigned long long)at, type);
+        snprintf(c->where, sizeof c->where, "metadata entry %llu at offset %llu", (unsigned long long)i,
+                 (unsigned long long)at);
+        if ((s = read_name(g, c, GGUF_MAX_KEY_LEN, "key", &g->keys[i]))) return s;
+        snprintf(c->where, sizeof c->where, "key '%.200s' at offset %llu", g->keys[i], (unsigned long long)at);
+        uint32_t type = 0;
+        if ((s = read_u32(c, &type, "the value type"))) return s;
+        if (type >= SLM_GGUF_TYPE_COUNT) return cfail(c, "invalid value type %u", type);
         g->values[i].type = (slm_gguf_type)type;
-        if ((s = parse_value(g, c, &g->values[i], 0, g->keys[i]))) {
-            if (c->err && !strstr(c->err->message, g->keys[i]))
-                slm_error_prefix(c->err, "key '%s'", g->keys[i]);
-            return s;
-        }
+        if ((s = parse_value(g, c, &g->values[i]))) return s;
         if (!index_insert(&g->key_index, g->keys[i], i, (const char *const *)g->keys))
-            return cfail(c, "duplicate metadata key '%s' at offset %llu", g->keys[i], (unsigned long long)at);
+            return cfail(c, "duplicate key (it appears twice in the metadata)");
     }
-    return SLM_OK;
-}
-
-/* ---- tensor infos -------------------------------------------------------- */
-
-static bool mul_overflows(uint64_t a, uint64_t b, uint64_t *out) {
-    if (a != 0 && b > UINT64_MAX / a) return true;
-    *out = a * b;
-    return false;
-}
-
-static slm_status parse_tensor_info(slm_gguf *g, cursor *c, slm_gguf_tensor *t) {
-    uint64_t at = c->pos;
-    char *name;
-    slm_status s = read_name(g, c, GGUF_MAX_NAME_LEN, "tensor name", &name);
-    if (s) return s;
-    t->name = name;
-    if ((s = read_u32(c, &t->n_dims, "tensor n_dims"))) return s;
-    if (t->n_dims < 1 || t->n_dims > 4)
-        return cfail(c, "tensor '%s' at offset %llu has %u dimensions (must be 1 to 4)", name,
-                     (unsigned long long)at, t->n_dims);
-    uint64_t n_el = 1;
-    for (uint32_t d = 0; d < 4; d++) {
-        uint64_t ne = 1;
-        if (d < t->n_dims && (s = read_u64(c, &ne, "tensor dimension"))) return s;
-        if (ne > (uint64_t)INT64_MAX || mul_overflows(n_el, ne, &n_el) || n_el > (uint64_t)INT64_MAX)
-            return cfail(c, "tensor '%s' at offset %llu: element count overflows", name, (unsigned long long)at);
-        t->ne[d] = (int64_t)ne;
-    }
-    t->n_elements = n_el;
-    uint32_t type;
-    if ((s = read_u32(c, &type, "tensor type"))) return s;
-    if (!slm_type_valid(type))
-        return cfail(c, "tensor '%s' at offset %llu has unknown tensor type id %u", name,
-                     (unsigned long long)at, type);
-    t->type = (slm_type)type;
-    if ((s = read_u64(c, &t->offset, "tensor data offset"))) return s;
-    const slm_type_traits *tr = slm_type_traits_of(t->type);
-    if ((uint64_t)t->ne[0] % tr->block_size != 0)
-        return cfail(c, "tensor '%s': row length %lld is not a multiple of the %s block size %u", name,
-                     (long long)t->ne[0], tr->name, tr->block_size);
-    uint64_t rows = n_el / ((uint64_t)t->ne[0] ? (uint64_t)t->ne[0] : 1), row_bytes;
-    if (t->ne[0] == 0) rows = 0;
-    row_bytes = (uint64_t)t->ne[0] / tr->block_size * tr->block_bytes;
-    if (mul_overflows(rows, row_bytes, &t->n_bytes))
-        return cfail(c, "tensor '%s': byte size overflows", name);
-    return SLM_OK;
-}
-
-static int cmp_by_offset(const void *a, const void *b) {
-    const slm_gguf_tensor *x = *(const slm_gguf_tensor *const *)a, *y = *(const slm_gguf_tensor *const *)b;
-    return x->offset < y->offset ? -1 : x->offset > y->offset;
-}
-
-/* Each tensor aligned, inside the file, and no two overlapping. */
-static slm_status check_tensor_data(slm_gguf *g, cursor *c) {
-    for (uint64_t i = 0; i < g->n_tensors; i++) {
-        slm_gguf_tensor *t = &g->tensors[i];
-        if (t->offset % g->alignment != 0)
-            return cfail(c, "tensor '%s': data offset %llu is not a multiple of the alignment %u", t->name,
-                         (unsigned long long)t->offset, g->alignment);
-        uint64_t avail = g->size >= g->data_offset ? g->size - g->data_offset : 0;
-        if (t->offset > avail || t->n_bytes > avail - t->offset)
-            return cfail(c, "tensor '%s': data [%llu, +%llu) at file offset %llu runs past the end of the file "
-                         "(%llu bytes)", t->name, (unsigned long long)t->offset, (unsigned long long)t->n_bytes,
-                         (unsigned long long)(g->data_offset + t->offset), (unsigned long long)g->size);
-        t->file_offset = g->data_offset + t->offset;
-        t->data = g->base + t->file_offset;
-    }
-    if (g->n_tensors < 2) return SLM_OK;
-    slm_gguf_tensor **sorted = malloc((size_t)g->n_tensors * sizeof *sorted);
-    if (!sorted) return slm_fail(c->err, SLM_E_NOMEM, "%s: out of memory", c->path);
-    for (uint64_t i = 0; i < g->n_tensors; i++) sorted[i] = &g->tensors[i];
-    qsort(sorted, (size_t)g->n_tensors, sizeof *sorted, cmp_by_offset);
-    slm_status s = SLM_OK;
-    for (uint64_t i = 1; i < g->n_tensors && !s; i++) {
-        const slm_gguf_tensor *a = sorted[i - 1], *b = sorted[i];
-        if (a->n_bytes > 0 && b->n_bytes > 0 && a->offset + a->n_bytes > b->offset)
-            s = cfail(c, "tensors '%s' and '%s' overlap (data offsets %llu+%llu and %llu)", a->name, b->name,
-                      (unsigned long long)a->offset, (unsigned long long)a->n_bytes, (unsigned long long)b->offset);
-    }
-    free(sorted);
-    return s;
-}
-
-static slm_status parse_tensors(slm_gguf *g, cursor *c) {
-    slm_status s;
-    g->tensors = arena_alloc(g, (size_t)g->n_tensors * sizeof *g->tensors);
-    g->tensor_names = arena_alloc(g, (size_t)g->n_tensors * sizeof *g->tensor_names);
-    if (!g->tensors || !g->tensor_names || index_init(g, &g->tensor_index, g->n_tensors))
-        return slm_fail(c->err, SLM_E_NOMEM, "%s: out of memory", c->path);
-    for (uint64_t i = 0; i < g->n_tensors; i++) {
-        uint64_t at = c->pos;
-        if ((s = parse_tensor_info(g, c, &g->tensors[i]))) return s;
-        g->tensor_names[i] = g->tensors[i].name;
-        if (!index_insert(&g->tensor_index, g->tensors[i].name, i, g->tensor_names))
-            return cfail(c, "duplicate tensor name '%s' at offset %llu", g->tensors[i].name, (unsigned long long)at);
-    }
+    c->where[0] = '\0';
     return SLM_OK;
 }
 
@@ -404,157 +323,164 @@ static slm_status read_alignment(slm_gguf *g, cursor *c) {
     return SLM_OK;
 }
 
-static slm_status parse(slm_gguf *g, slm_error *err) {
-    cursor c = {g->base, g->size, 0, g->path, err};
+/* ---- tensor infos -------------------------------------------------------- */
+
+static bool mul_overflows(uint64_t a, uint64_t b, uint64_t *out) {
+    if (a != 0 && b > UINT64_MAX / a) return true;
+    *out = a * b;
+    return false;
+}
+
+static slm_status read_shape(cursor *c, slm_gguf_tensor *t) {
+    slm_status s = read_u32(c, &t->n_dims, "n_dims");
+    if (s) return s;
+    if (t->n_dims < 1 || t->n_dims > GGUF_MAX_DIMS)
+        return cfail(c, "%u dimensions (must be 1 to %d)", t->n_dims, GGUF_MAX_DIMS);
+    uint64_t n_el = 1;
+    for (uint32_t d = 0; d < GGUF_MAX_DIMS; d++) {
+        uint64_t ne = 1;
+        if (d < t->n_dims && (s = read_u64(c, &ne, "a dimension"))) return s;
+        if (ne > (uint64_t)INT64_MAX || mul_overflows(n_el, ne, &n_el) || n_el > (uint64_t)INT64_MAX)
+            return cfail(c, "the element count overflows (ne[%u] = %llu)", d, (unsigned long long)ne);
+        t->ne[d] = (int64_t)ne;
+    }
+    t->n_elements = n_el;
+    return SLM_OK;
+}
+
+static slm_status parse_tensor_info(slm_gguf *g, cursor *c, uint64_t i, slm_gguf_tensor *t) {
+    uint64_t at = c->pos;
+    snprintf(c->where, sizeof c->where, "tensor info %llu at offset %llu", (unsigned long long)i,
+             (unsigned long long)at);
+    char *name = NULL;
+    slm_status s = read_name(g, c, GGUF_MAX_NAME_LEN, "tensor name", &name);
+    if (s) return s;
+    t->name = name;
+    snprintf(c->where, sizeof c->where, "tensor '%s' at offset %llu", name, (unsigned long long)at);
+    if ((s = read_shape(c, t))) return s;
+    uint32_t type = 0;
+    if ((s = read_u32(c, &type, "the tensor type"))) return s;
+    if (!slm_type_valid(type)) return cfail(c, "unknown tensor type id %u", type);
+    t->type = (slm_type)type;
+    if ((s = read_u64(c, &t->offset, "the data offset"))) return s;
+    const slm_type_traits *tr = slm_type_traits_of(t->type);
+    uint64_t ne0 = (uint64_t)t->ne[0];
+    if (ne0 % tr->block_size != 0)
+        return cfail(c, "row length %llu is not a multiple of the %s block size %u", (unsigned long long)ne0,
+                     tr->name, tr->block_size);
+    uint64_t rows = ne0 ? t->n_elements / ne0 : 0, row_bytes = 0;
+    if (mul_overflows(ne0 / tr->block_size, tr->block_bytes, &row_bytes) ||
+        mul_overflows(rows, row_bytes, &t->n_bytes))
+        return cfail(c, "the byte size of %llu %s elements overflows", (unsigned long long)t->n_elements,
+                     tr->name);
+    return SLM_OK;
+}
+
+static slm_status parse_tensors(slm_gguf *g, cursor *c) {
     slm_status s;
-    if (g->size == 0) return cfail(&c, "file is empty (0 bytes), not a GGUF file");
-    if (g->size < 4 || memcmp(g->base, "GGUF", 4) != 0)
-        return cfail(&c, "not a GGUF file (bad magic at offset 0)");
-    c.pos = 4;
-    if ((s = read_u32(&c, &g->version, "version"))) return s;
+    g->tensors = arena_array(g, g->n_tensors, sizeof *g->tensors);
+    g->tensor_names = arena_array(g, g->n_tensors, sizeof *g->tensor_names);
+    if (!g->tensors || !g->tensor_names || !index_init(g, &g->tensor_index, g->n_tensors)) return nomem(c);
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        if ((s = parse_tensor_info(g, c, i, &g->tensors[i]))) return s;
+        g->tensor_names[i] = g->tensors[i].name;
+        if (!index_insert(&g->tensor_index, g->tensors[i].name, i, g->tensor_names))
+            return cfail(c, "duplicate tensor name (two tensors are called '%s')", g->tensors[i].name);
+    }
+    c->where[0] = '\0';
+    return SLM_OK;
+}
+
+/* ---- tensor data --------------------------------------------------------- */
+
+static int cmp_by_offset(const void *a, const void *b) {
+    const slm_gguf_tensor *x = *(const slm_gguf_tensor *const *)a, *y = *(const slm_gguf_tensor *const *)b;
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/* Each tensor aligned and inside the file. */
+static slm_status place_tensors(slm_gguf *g, cursor *c) {
+    uint64_t avail = g->size - g->data_offset; /* caller checked data_offset <= size */
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        slm_gguf_tensor *t = &g->tensors[i];
+        if (t->offset % g->alignment != 0)
+            return cfail(c, "tensor '%s': data offset %llu is not a multiple of the alignment %u", t->name,
+                         (unsigned long long)t->offset, g->alignment);
+        if (t->offset > avail || t->n_bytes > avail - t->offset)
+            return cfail(c, "tensor '%s': its %llu bytes of data at data offset %llu (file offset %llu) run "
+                         "past the end of the file (%llu bytes)", t->name, (unsigned long long)t->n_bytes,
+                         (unsigned long long)t->offset, (unsigned long long)(g->data_offset + t->offset),
+                         (unsigned long long)g->size);
+        t->file_offset = g->data_offset + t->offset;
+        t->data = g->base + t->file_offset;
+    }
+    return SLM_OK;
+}
+
+/* No two tensors with data share a byte.  Walking by offset, each tensor
+ * must start at or after the furthest end seen so far (empty tensors own no
+ * bytes, so they never overlap and never hide an overlap). */
+static slm_status check_overlaps(slm_gguf *g, cursor *c) {
+    if (g->n_tensors < 2) return SLM_OK;
+    slm_gguf_tensor **sorted = malloc((size_t)g->n_tensors * sizeof *sorted);
+    if (!sorted) return nomem(c);
+    for (uint64_t i = 0; i < g->n_tensors; i++) sorted[i] = &g->tensors[i];
+    qsort(sorted, (size_t)g->n_tensors, sizeof *sorted, cmp_by_offset);
+    slm_status s = SLM_OK;
+    const slm_gguf_tensor *furthest = NULL; /* the tensor whose data ends last so far */
+    for (uint64_t i = 0; i < g->n_tensors && !s; i++) {
+        const slm_gguf_tensor *t = sorted[i];
+        if (t->n_bytes == 0) continue;
+        if (furthest && t->offset < furthest->offset + furthest->n_bytes)
+            s = cfail(c, "tensors '%s' (data offset %llu, %llu bytes) and '%s' (data offset %llu, %llu bytes) "
+                      "overlap", furthest->name, (unsigned long long)furthest->offset,
+                      (unsigned long long)furthest->n_bytes, t->name, (unsigned long long)t->offset,
+                      (unsigned long long)t->n_bytes);
+        else if (!furthest || t->offset + t->n_bytes > furthest->offset + furthest->n_bytes)
+            furthest = t;
+    }
+    free(sorted);
+    return s;
+}
+
+/* ---- the whole file -------------------------------------------------------- */
+
+static slm_status parse_header(slm_gguf *g, cursor *c) {
+    slm_status s;
+    if (g->size == 0) return cfail(c, "file is empty (0 bytes), not a GGUF file");
+    if (g->size < 4 || memcmp(g->base, "GGUF", 4) != 0) return cfail(c, "not a GGUF file (bad magic at offset 0)");
+    c->pos = 4;
+    if ((s = read_u32(c, &g->version, "the version"))) return s;
     if ((g->version & 0xffff) == 0 && g->version != 0)
-        return cfail(&c, "big-endian GGUF file (version field reads 0x%08x); only little-endian files are "
-                     "supported", g->version);
-    if (g->version == 1) return cfail(&c, "GGUF version 1 is obsolete and not supported (need 2 or 3)");
+        return cfail(c, "big-endian GGUF file (the version reads 0x%08x); only little-endian files are supported",
+                     g->version);
+    if (g->version == 1) return cfail(c, "GGUF version 1 is obsolete and not supported (need 2 or 3)");
     if (g->version < 2 || g->version > 3)
-        return cfail(&c, "unsupported GGUF version %u (supported: 2, 3)", g->version);
-    if ((s = read_u64(&c, &g->n_tensors, "tensor count"))) return s;
-    if ((s = read_u64(&c, &g->n_keys, "metadata key count"))) return s;
-    /* Smallest encodings: a key/value is 8+1+4+1 bytes, a tensor info 8+1+4+8+4+8. */
-    if (g->n_keys > remaining(&c) / 14)
-        return cfail(&c, "metadata key count %llu is impossible for a file of %llu bytes",
+        return cfail(c, "unsupported GGUF version %u (supported: 2, 3)", g->version);
+    if ((s = read_u64(c, &g->n_tensors, "the tensor count"))) return s;
+    if ((s = read_u64(c, &g->n_keys, "the metadata key count"))) return s;
+    if (g->n_keys > remaining(c) / MIN_KV_BYTES)
+        return cfail(c, "metadata key count %llu is impossible for a file of %llu bytes",
                      (unsigned long long)g->n_keys, (unsigned long long)g->size);
-    if (g->n_tensors > remaining(&c) / 33)
-        return cfail(&c, "tensor count %llu is impossible for a file of %llu bytes",
+    if (g->n_tensors > remaining(c) / MIN_TENSOR_INFO_BYTES)
+        return cfail(c, "tensor count %llu is impossible for a file of %llu bytes",
                      (unsigned long long)g->n_tensors, (unsigned long long)g->size);
+    return SLM_OK;
+}
+
+slm_status slm_gguf_parse(slm_gguf *g, slm_error *err) {
+    cursor c = {g->base, g->size, 0, g->path, err, ""};
+    slm_status s;
+    if ((s = parse_header(g, &c))) return s;
     if ((s = parse_kv(g, &c))) return s;
     if ((s = read_alignment(g, &c))) return s;
     if ((s = parse_tensors(g, &c))) return s;
     uint64_t pad = (g->alignment - c.pos % g->alignment) % g->alignment;
     g->data_offset = c.pos + pad;
-    if (g->n_tensors > 0 && g->data_offset > g->size)
+    if (g->n_tensors == 0) return SLM_OK; /* vocabulary-only files may end without padding */
+    if (g->data_offset > g->size)
         return cfail(&c, "truncated file: tensor data should start at offset %llu, but the file ends at %llu",
                      (unsigned long long)g->data_offset, (unsigned long long)g->size);
-    return check_tensor_data(g, &c);
-}
-
-/* ---- opening ------------------------------------------------------------- */
-
-static bool host_is_little_endian(void) {
-    const uint16_t one = 1;
-    return *(const uint8_t *)&one == 1;
-}
-
-static slm_status new_handle(const char *name, slm_gguf **out, slm_error *err) {
-    if (!host_is_little_endian())
-        return slm_fail(err, SLM_E_UNSUPPORTED, "%s: GGUF reading needs a little-endian host", name);
-    slm_gguf *g = calloc(1, sizeof *g);
-    if (!g || !(g->path = strdup(name))) {
-        free(g);
-        return slm_fail(err, SLM_E_NOMEM, "%s: out of memory", name);
-    }
-    *out = g;
-    return SLM_OK;
-}
-
-static slm_status finish_open(slm_gguf *g, slm_gguf **out, slm_error *err) {
-    slm_status s = parse(g, err);
-    if (s) {
-        slm_gguf_close(g);
-        return s;
-    }
-    *out = g;
-    return SLM_OK;
-}
-
-slm_status slm_gguf_open_memory(const void *data, size_t size, const char *name, slm_gguf **out,
-                                slm_error *err) {
-    slm_gguf *g = NULL;
-    *out = NULL;
-    slm_status s = new_handle(name ? name : "<memory>", &g, err);
-    if (s) return s;
-    g->base = data;
-    g->size = size;
-    return finish_open(g, out, err);
-}
-
-/* Reads a file that cannot be mapped (a pipe, some special files). */
-static slm_status read_all(int fd, const char *path, uint8_t **buf, uint64_t *size, slm_error *err) {
-    size_t cap = 1 << 16, len = 0;
-    uint8_t *p = malloc(cap);
-    if (!p) return slm_fail(err, SLM_E_NOMEM, "%s: out of memory", path);
-    for (;;) {
-        if (len == cap) {
-            uint8_t *q = realloc(p, cap * 2);
-            if (!q) {
-                free(p);
-                return slm_fail(err, SLM_E_NOMEM, "%s: out of memory", path);
-            }
-            p = q;
-            cap *= 2;
-        }
-        ssize_t r = read(fd, p + len, cap - len);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) {
-            int e = errno;
-            free(p);
-            return slm_fail(err, SLM_E_IO, "%s: read failed: %s", path, strerror(e));
-        }
-        if (r == 0) break;
-        len += (size_t)r;
-    }
-    *buf = p;
-    *size = len;
-    return SLM_OK;
-}
-
-slm_status slm_gguf_open(const char *path, slm_gguf **out, slm_error *err) {
-    *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return slm_fail(err, SLM_E_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return slm_fail(err, SLM_E_IO, "%s: cannot stat: %s", path, strerror(e));
-    }
-    if (S_ISDIR(st.st_mode)) {
-        close(fd);
-        return slm_fail(err, SLM_E_IO, "%s: is a directory, not a GGUF file", path);
-    }
-    slm_gguf *g = NULL;
-    slm_status s = new_handle(path, &g, err);
-    if (s) {
-        close(fd);
-        return s;
-    }
-    void *map = MAP_FAILED;
-    if (S_ISREG(st.st_mode) && st.st_size > 0)
-        map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (map != MAP_FAILED) {
-        g->base = map;
-        g->size = (uint64_t)st.st_size;
-        g->mapped = true;
-    } else {
-        uint8_t *buf = NULL;
-        if ((s = read_all(fd, path, &buf, &g->size, err))) {
-            close(fd);
-            slm_gguf_close(g);
-            return s;
-        }
-        g->owned = buf;
-        g->base = buf;
-    }
-    close(fd);
-    return finish_open(g, out, err);
-}
-
-void slm_gguf_close(slm_gguf *g) {
-    if (!g) return;
-    if (g->mapped) munmap((void *)g->base, (size_t)g->size);
-    free(g->owned);
-    for (size_t i = 0; i < g->n_allocs; i++) free(g->allocs[i]);
-    free(g->allocs);
-    free(g->path);
-    free(g);
+    if ((s = place_tensors(g, &c))) return s;
+    return check_overlaps(g, &c);
 }
