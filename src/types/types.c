@@ -7,6 +7,7 @@
 
 /* Dequantizers live in dequant.c; a NULL entry means "cannot compute yet". */
 #include "types/dequant.h"
+#include "types/dequant_k.h"
 
 static const slm_type_traits TRAITS[SLM_TYPE_COUNT] = {
     [SLM_TYPE_F32] = {"F32", 1, 4, slm_dequant_f32},
@@ -21,7 +22,7 @@ static const slm_type_traits TRAITS[SLM_TYPE_COUNT] = {
     [SLM_TYPE_Q3_K] = {"Q3_K", 256, 110, NULL},
     [SLM_TYPE_Q4_K] = {"Q4_K", 256, 144, NULL},
     [SLM_TYPE_Q5_K] = {"Q5_K", 256, 176, NULL},
-    [SLM_TYPE_Q6_K] = {"Q6_K", 256, 210, NULL},
+    [SLM_TYPE_Q6_K] = {"Q6_K", 256, 210, slm_dequant_q6_K},
     [SLM_TYPE_Q8_K] = {"Q8_K", 256, 292, NULL},
     [SLM_TYPE_IQ2_XXS] = {"IQ2_XXS", 256, 66, NULL},
     [SLM_TYPE_IQ2_XS] = {"IQ2_XS", 256, 74, NULL},

@@ -1,0 +1,75 @@
+/* context.h - the state of one inference context (KV cache, scratch
+ * buffers, threads, the last batch's logits), shared by context.c, matmul.c
+ * and forward.c. */
+#ifndef SLM_MODEL_CONTEXT_H
+#define SLM_MODEL_CONTEXT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "model/kv_cache.h"
+#include "model/model.h"
+#include "runtime/threadpool.h"
+#include "slm.h"
+
+/* Options that are not part of the public API (tests use them). */
+typedef struct slm_context_options {
+    /* Multiply with F32 activations instead of converting them to the
+     * weight type's activation format as llama.cpp does (F16, BF16, Q8_0,
+     * Q8_1, Q8_K).  Isolates dequantization from activation rounding. */
+    bool f32_activations;
+} slm_context_options;
+
+/* Tokens evaluated in one forward pass at most; longer batches are split
+ * (which changes nothing in the results: every reduction order is fixed). */
+#define SLM_UBATCH 256
+
+/* Per-thread buffers. */
+typedef struct slm_thread_scratch {
+    float *row;    /* one dequantized weight row */
+    float *scores; /* attention scores over n_ctx positions */
+    float *q;      /* one query head */
+    float *vec;    /* one head of k or v */
+} slm_thread_scratch;
+
+/* Per-token activations of one forward pass, [SLM_UBATCH][width] each. */
+typedef struct slm_scratch {
+    float *x, *xn, *tmp;   /* n_embd */
+    float *q, *att;        /* n_head * head_dim(_v) */
+    float *k, *v;          /* n_head_kv * head_dim(_v) */
+    float *gate, *up;      /* n_ff */
+    float *rope_cos, *rope_sin; /* n_rot / 2 */
+    void *act;             /* activations converted for one matmul */
+    float *out_in;         /* normalized states of the tokens that want logits */
+} slm_scratch;
+
+struct slm_context {
+    const slm_model *model;
+    slm_context_params params;
+    slm_context_options opts;
+    slm_kv_cache kv;
+    slm_threadpool *pool;
+    slm_thread_scratch *ts; /* one per thread */
+    slm_scratch s;
+
+    /* the last batch: logits row per token (-1 = none) */
+    int32_t n_last;
+    int32_t *last_row;
+    int32_t cap_last;
+    float *logits;
+    int64_t cap_logits; /* rows */
+};
+
+slm_status slm_context_new_ex(const slm_model *m, const slm_context_params *p, const slm_context_options *o,
+                              slm_context **out, slm_error *err);
+
+/* One forward pass over n <= SLM_UBATCH tokens whose positions were checked
+ * against the cache; logits of token i go to row out_row[i] of out (when
+ * out_row[i] >= 0). */
+void slm_forward(slm_context *c, int32_t n, const slm_token *tokens, const int32_t *pos, const int32_t *seq,
+                 const int32_t *out_row, float *out);
+
+/* y[t] = W x[t] for n_tokens rows of x ([n_tokens][n_in] -> [n_tokens][n_out]). */
+void slm_matmul(slm_context *c, const slm_matrix *w, const float *x, int64_t n_tokens, float *y);
+
+#endif

@@ -1,0 +1,188 @@
+/* forward.c - the transformer forward pass (Llama-style decoder).
+ *
+ *   x = embed(tokens)
+ *   for each layer:
+ *       h = rms_norm(x) * attn_norm
+ *       q, k, v = Wq h (+bq), Wk h (+bk), Wv h (+bv)
+ *       rope(q), rope(k); append k, v to the KV cache
+ *       x += Wo attention(q, cached k, cached v)        (+bo)
+ *       h = rms_norm(x) * ffn_norm
+ *       x += W_down (silu(W_gate h) * W_up h)
+ *   logits = W_out (rms_norm(x) * output_norm)
+ *
+ * All activations are [token][width] arrays for the tokens of the batch. */
+#include <math.h>
+#include <string.h>
+
+#include "model/context.h"
+#include "model/rope.h"
+#include "types/dot.h"
+#include "types/half.h"
+#include "types/types.h"
+
+/* Row id of the token embedding matrix, dequantized exactly. */
+static void embed(const slm_model *m, const slm_token *tokens, int32_t n, float *x) {
+    const slm_matrix *e = &m->tok_embd;
+    slm_to_float_fn to_float = slm_type_traits_of(e->type)->to_float;
+    for (int32_t i = 0; i < n; i++)
+        to_float(e->data + (uint64_t)tokens[i] * e->row_bytes, x + (int64_t)i * e->n_in, e->n_in);
+}
+
+/* y = x / sqrt(mean(x^2) + eps) * w, per token (the sum in double, as ggml). */
+static void rms_norm(const float *x, const float *w, float eps, int64_t width, int32_t n, float *y) {
+    for (int32_t t = 0; t < n; t++, x += width, y += width) {
+        double sum = 0.0;
+        for (int64_t i = 0; i < width; i++) sum += (double)(x[i] * x[i]);
+        float scale = 1.0f / sqrtf((float)(sum / (double)width) + eps);
+        for (int64_t i = 0; i < width; i++) y[i] = (x[i] * scale) * w[i];
+    }
+}
+
+static void add_bias(float *y, const float *b, int64_t width, int32_t n) {
+    if (!b) return;
+    for (int32_t t = 0; t < n; t++, y += width)
+        for (int64_t i = 0; i < width; i++) y[i] += b[i];
+}
+
+static void add_residual(float *x, const float *d, int64_t count) {
+    for (int64_t i = 0; i < count; i++) x[i] += d[i];
+}
+
+/* gate = silu(gate) * up, silu(z) = z / (1 + e^-z). */
+static void swiglu(float *gate, const float *up, int64_t count) {
+    for (int64_t i = 0; i < count; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+}
+
+static void rope_all(const slm_context *c, float *x, int64_t n_heads, int64_t head_dim, int32_t n) {
+    const slm_hparams *hp = &c->model->hp;
+    int64_t half = hp->n_rot / 2;
+    for (int32_t t = 0; t < n; t++)
+        slm_rope_apply(x + t * n_heads * head_dim, n_heads, head_dim, hp->n_rot, c->model->arch->rope,
+                       c->s.rope_cos + t * half, c->s.rope_sin + t * half);
+}
+
+/* ---- attention ------------------------------------------------------------ */
+
+typedef struct attention_task {
+    slm_context *c;
+    int64_t layer;
+    int32_t n;
+    const int32_t *pos, *seq;
+} attention_task;
+
+/* softmax in place over n scores: exp(s - max) / sum, the sum in double. */
+static void softmax(float *s, int64_t n) {
+    float max = -INFINITY;
+    for (int64_t j = 0; j < n; j++) max = fmaxf(max, s[j]);
+    double sum = 0.0;
+    for (int64_t j = 0; j < n; j++) {
+        s[j] = expf(s[j] - max);
+        sum += (double)s[j];
+    }
+    float inv = (float)(1.0 / sum);
+    for (int64_t j = 0; j < n; j++) s[j] *= inv;
+}
+
+/* One query head of one token attends to positions 0..pos of its sequence
+ * (causal: later tokens of the batch are at later positions).  Query head h
+ * reads KV head h / (n_head / n_head_kv). */
+static void attend_head(attention_task *a, slm_thread_scratch *ts, int32_t t, int64_t h) {
+    slm_context *c = a->c;
+    const slm_hparams *hp = &c->model->hp;
+    int64_t hd = hp->head_dim, hdv = hp->head_dim_v;
+    int64_t kvh = h / (hp->n_head / hp->n_head_kv);
+    int32_t p = a->pos[t], s = a->seq[t];
+    float *q = ts->q;
+    memcpy(q, c->s.q + (t * hp->n_head + h) * hd, (size_t)hd * sizeof *q);
+    /* ggml multiplies an F16 cache with activations rounded to fp16 */
+    if (c->kv.type_k == SLM_CACHE_F16)
+        for (int64_t i = 0; i < hd; i++) q[i] = slm_f16_to_f32(slm_f32_to_f16(q[i]));
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int32_t j = 0; j <= p; j++) {
+        slm_kv_load_k(&c->kv, a->layer, s, j, kvh * hd, hd, ts->vec);
+        ts->scores[j] = slm_dot_f32(q, ts->vec, hd) * scale;
+    }
+    softmax(ts->scores, p + 1);
+    float *out = c->s.att + (t * hp->n_head + h) * hdv;
+    memset(out, 0, (size_t)hdv * sizeof *out);
+    for (int32_t j = 0; j <= p; j++) {
+        slm_kv_load_v(&c->kv, a->layer, s, j, kvh * hdv, hdv, ts->vec);
+        for (int64_t i = 0; i < hdv; i++) out[i] += ts->scores[j] * ts->vec[i];
+    }
+}
+
+static void attention_units(void *arg, int ith, int nth) {
+    attention_task *a = arg;
+    int64_t n_head = a->c->model->hp.n_head, units = (int64_t)a->n * n_head;
+    for (int64_t u = units * ith / nth; u < units * (ith + 1) / nth; u++)
+        attend_head(a, &a->c->ts[ith], (int32_t)(u / n_head), u % n_head);
+}
+
+static void attention(slm_context *c, int64_t layer, int32_t n, const int32_t *pos, const int32_t *seq) {
+    attention_task a = {c, layer, n, pos, seq};
+    slm_threadpool_run(c->pool, attention_units, &a);
+}
+
+static void kv_append(slm_context *c, int64_t layer, int32_t n, const int32_t *pos, const int32_t *seq) {
+    for (int32_t t = 0; t < n; t++) {
+        slm_kv_store_k(&c->kv, layer, seq[t], pos[t], c->s.k + t * c->kv.k_width);
+        slm_kv_store_v(&c->kv, layer, seq[t], pos[t], c->s.v + t * c->kv.v_width);
+    }
+}
+
+/* ---- the block ------------------------------------------------------------ */
+
+static void transformer_block(slm_context *c, const slm_layer *L, int64_t il, int32_t n, const int32_t *pos,
+                              const int32_t *seq) {
+    const slm_hparams *hp = &c->model->hp;
+    slm_scratch *s = &c->s;
+    int64_t n_embd = hp->n_embd;
+
+    rms_norm(s->x, L->attn_norm, hp->norm_eps, n_embd, n, s->xn);
+    slm_matmul(c, &L->wq, s->xn, n, s->q);
+    slm_matmul(c, &L->wk, s->xn, n, s->k);
+    slm_matmul(c, &L->wv, s->xn, n, s->v);
+    add_bias(s->q, L->bq, L->wq.n_out, n);
+    add_bias(s->k, L->bk, L->wk.n_out, n);
+    add_bias(s->v, L->bv, L->wv.n_out, n);
+    rope_all(c, s->q, hp->n_head, hp->head_dim, n);
+    rope_all(c, s->k, hp->n_head_kv, hp->head_dim, n);
+    kv_append(c, il, n, pos, seq);
+    attention(c, il, n, pos, seq);
+    slm_matmul(c, &L->wo, s->att, n, s->tmp);
+    add_bias(s->tmp, L->bo, n_embd, n);
+    add_residual(s->x, s->tmp, n * n_embd);
+
+    rms_norm(s->x, L->ffn_norm, hp->norm_eps, n_embd, n, s->xn);
+    slm_matmul(c, &L->ffn_gate, s->xn, n, s->gate);
+    slm_matmul(c, &L->ffn_up, s->xn, n, s->up);
+    swiglu(s->gate, s->up, n * hp->n_ff);
+    slm_matmul(c, &L->ffn_down, s->gate, n, s->tmp);
+    add_residual(s->x, s->tmp, n * n_embd);
+}
+
+void slm_forward(slm_context *c, int32_t n, const slm_token *tokens, const int32_t *pos, const int32_t *seq,
+                 const int32_t *out_row, float *out) {
+    const slm_model *m = c->model;
+    const slm_hparams *hp = &m->hp;
+    slm_scratch *s = &c->s;
+    int64_t half = hp->n_rot / 2;
+
+    embed(m, tokens, n, s->x);
+    for (int32_t t = 0; t < n; t++)
+        slm_rope_angles(pos[t], hp->n_rot, hp->rope_base, hp->rope_freq_scale, m->rope_freqs, s->rope_cos + t * half,
+                        s->rope_sin + t * half);
+    for (int64_t il = 0; il < hp->n_layer; il++) transformer_block(c, &m->layers[il], il, n, pos, seq);
+
+    /* logits only for the tokens that asked for them, in out_row order */
+    int32_t n_out = 0;
+    for (int32_t t = 0; t < n; t++) {
+        if (out_row[t] < 0) continue;
+        memcpy(s->tmp + (int64_t)n_out * hp->n_embd, s->x + (int64_t)t * hp->n_embd,
+               (size_t)hp->n_embd * sizeof(float));
+        n_out++;
+    }
+    if (n_out == 0) return;
+    rms_norm(s->tmp, m->output_norm, hp->norm_eps, hp->n_embd, n_out, s->out_in);
+    slm_matmul(c, &m->output, s->out_in, n_out, out);
+}
