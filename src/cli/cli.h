@@ -4,5 +4,6 @@
 
 /* Each returns the process exit status. argv[0] is the subcommand name. */
 int slm_cmd_info(int argc, char **argv);
+int slm_cmd_tokenize(int argc, char **argv);
 
 #endif

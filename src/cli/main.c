@@ -13,6 +13,7 @@ typedef struct command {
 
 static const command COMMANDS[] = {
     {"info", slm_cmd_info, "show a GGUF file's metadata, tensors and totals"},
+    {"tokenize", slm_cmd_tokenize, "show how a model's vocabulary tokenizes a text"},
 };
 
 static void usage(FILE *out) {
