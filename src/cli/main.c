@@ -14,6 +14,8 @@ typedef struct command {
 static const command COMMANDS[] = {
     {"info", slm_cmd_info, "show a GGUF file's metadata, tensors and totals"},
     {"tokenize", slm_cmd_tokenize, "show how a model's vocabulary tokenizes a text"},
+    {"synth", slm_cmd_synth, NULL},
+    {"pull", slm_cmd_pull, "download a model file from Hugging Face into the cache"},
 };
 
 static void usage(FILE *out) {
