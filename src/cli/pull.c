@@ -218,7 +218,7 @@ static bool begin_body(transfer *t) {
     t->received = 0;
     if (t->status == 206) {
         if (t->range_start != t->resume_at) {
-            snprintf(t->failure, sizeof t->failure, "the server sent bytes from offset %lld, not %lld as asked",
+            snprintf(t->failure, sizeof t->failure, "the server resumed at byte %lld, not %lld as asked; pass --force to start over",
                      (long long)t->range_start, (long long)t->resume_at);
             return false;
         }
