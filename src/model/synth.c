@@ -376,7 +376,7 @@ static slm_status write_tensor(slm_gguf_writer *w, const model_desc *d, const te
         slm_synth_llama3_rope_freqs(d->head_dim, d->sh->rope_base, buf);
         return slm_gguf_writer_write(w, buf, (size_t)total * sizeof(float), err);
     }
-    rng r;
+    rng r = {0};
     rng_init(&r, d->seed, stream);
     bool f16 = storage_type(d, t) == SLM_TYPE_F16;
     for (uint64_t done = 0; done < total;) {

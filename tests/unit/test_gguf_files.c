@@ -133,10 +133,10 @@ static void check_key(const char *file, const slm_gguf *g, const char *key, json
     } else if (json_is_object(want)) {
         const char *of = json_string_value(json_object_get(want, "array_of"));
         json_t *len = json_object_get(want, "length");
-        slm_gguf_type et;
+        slm_gguf_type et = SLM_GGUF_U8;
         if (!of || !json_is_integer(len) || !elem_type_from_json(of, &et))
             fail_msg("%s: key %s: unexpected manifest entry", file, key);
-        const slm_gguf_value *arr;
+        const slm_gguf_value *arr = NULL;
         if (slm_gguf_get_arr(g, key, et, &arr, &err) != SLM_OK) fail_msg("%s: %s", file, err.message);
         if ((json_int_t)arr->v.arr.n != json_integer_value(len))
             fail_msg("%s: key %s has %llu elements, expected %lld", file, key, (unsigned long long)arr->v.arr.n,
