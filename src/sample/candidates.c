@@ -32,29 +32,74 @@ static void swap(slm_candidate *a, slm_candidate *b) {
     *b = t;
 }
 
-void slm_cand_fill(slm_candidates *c, const float *logits, size_t n_vocab) {
-    for (size_t i = 0; i < n_vocab; i++) {
-        float l = logits[i];
-        c->data[i].id = (slm_token)i;
-        c->data[i].logit = isnan(l) ? -INFINITY : l;
-        c->data[i].p = 0.0f;
+static float max_logit(const slm_candidates *c) {
+    if (c->sorted) return c->data[0].logit;
+    float max = -INFINITY;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->data[i].logit > max) max = c->data[i].logit;
+    return max;
+}
+
+size_t slm_logits_argmax(const float *logits, size_t n) {
+    size_t best = 0;
+    for (size_t i = 1; i < n; i++)
+        if (logits[i] > logits[best]) best = i;
+    return best;
+}
+
+void slm_cand_from_logits(slm_candidates *c, const float *logits, size_t n) {
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (logits[i] == -INFINITY) continue;
+        c->data[kept].id = (slm_token)i;
+        c->data[kept].logit = logits[i];
+        c->data[kept].p = 0.0f;
+        kept++;
     }
-    c->n = n_vocab;
+    c->n = kept;
     c->sorted = false;
 }
 
-void slm_cand_drop_banned(slm_candidates *c) {
-    size_t kept = 0;
-    for (size_t i = 0; i < c->n; i++)
-        if (c->data[i].logit != -INFINITY) c->data[kept++] = c->data[i];
-    c->n = kept;
+/* Restores the min-heap order (worst candidate at the root) below i. */
+static void sift_down(slm_candidate *heap, size_t n, size_t i) {
+    for (;;) {
+        size_t worst = i, l = 2 * i + 1, r = l + 1;
+        if (l < n && better(&heap[worst], &heap[l])) worst = l;
+        if (r < n && better(&heap[worst], &heap[r])) worst = r;
+        if (worst == i) return;
+        swap(&heap[i], &heap[worst]);
+        i = worst;
+    }
 }
 
-size_t slm_cand_argmax(const slm_candidates *c) {
-    size_t best = 0;
-    for (size_t i = 1; i < c->n; i++)
-        if (better(&c->data[i], &c->data[best])) best = i;
-    return best;
+static void sift_up(slm_candidate *heap, size_t i) {
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (!better(&heap[parent], &heap[i])) return;
+        swap(&heap[parent], &heap[i]);
+        i = parent;
+    }
+}
+
+/* One pass with a heap of the k best seen so far: most logits lose the
+ * single comparison with the heap's worst entry, so this is close to O(n). */
+void slm_cand_top_k_from_logits(slm_candidates *c, const float *logits, size_t n, size_t k) {
+    slm_candidate *heap = c->data;
+    size_t size = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (logits[i] == -INFINITY) continue;
+        slm_candidate x = {(slm_token)i, logits[i], 0.0f, 0.0f};
+        if (size < k) {
+            heap[size] = x;
+            sift_up(heap, size++);
+        } else if (better(&x, &heap[0])) {
+            heap[0] = x;
+            sift_down(heap, size, 0);
+        }
+    }
+    c->n = size;
+    c->sorted = false;
+    slm_cand_sort(c);
 }
 
 void slm_cand_sort(slm_candidates *c) {
@@ -65,44 +110,13 @@ void slm_cand_sort(slm_candidates *c) {
 
 void slm_cand_softmax(slm_candidates *c) {
     if (c->n == 0) return;
-    float max = c->sorted ? c->data[0].logit : c->data[slm_cand_argmax(c)].logit;
+    float max = max_logit(c);
     double sum = 0.0;
     for (size_t i = 0; i < c->n; i++) {
         c->data[i].p = expf(c->data[i].logit - max);
         sum += c->data[i].p;
     }
     for (size_t i = 0; i < c->n; i++) c->data[i].p = (float)(c->data[i].p / sum);
-}
-
-/* Moves the k best candidates to a[0..k) (in no particular order) by
- * quickselect: expected O(n), so top-k never sorts the whole vocabulary. */
-static void select_best(slm_candidate *a, size_t n, size_t k) {
-    size_t lo = 0, hi = n;
-    while (hi - lo > 1) {
-        /* Median of three, left at hi-1 as the pivot. */
-        size_t mid = lo + (hi - lo) / 2, last = hi - 1;
-        if (better(&a[mid], &a[lo])) swap(&a[mid], &a[lo]);
-        if (better(&a[last], &a[lo])) swap(&a[last], &a[lo]);
-        if (better(&a[mid], &a[last])) swap(&a[mid], &a[last]);
-        size_t store = lo;
-        for (size_t i = lo; i < last; i++)
-            if (better(&a[i], &a[last])) swap(&a[i], &a[store++]);
-        swap(&a[store], &a[last]);
-        /* Exactly `store` candidates now rank before a[store]. */
-        if (store == k) return;
-        if (store < k) lo = store + 1;
-        else hi = store;
-    }
-}
-
-void slm_cand_top_k(slm_candidates *c, size_t k) {
-    if (k == 0 || k >= c->n) return;
-    if (!c->sorted) {
-        select_best(c->data, c->n, k);
-        c->n = k;
-        slm_cand_sort(c);
-    }
-    c->n = k;
 }
 
 /* Locally typical sampling (Meister et al. 2022): keep the tokens whose
@@ -129,28 +143,54 @@ void slm_cand_typical(slm_candidates *c, float p, size_t min_keep) {
     }
 }
 
-/* Nucleus sampling: the smallest prefix of the sorted candidates whose mass
- * reaches p. */
+/* Partitions a[lo..hi) around a median-of-three pivot; returns the pivot's
+ * final index: everything before it ranks better, everything after worse. */
+static size_t partition(slm_candidate *a, size_t lo, size_t hi) {
+    size_t mid = lo + (hi - lo) / 2, last = hi - 1;
+    if (better(&a[mid], &a[lo])) swap(&a[mid], &a[lo]);
+    if (better(&a[last], &a[lo])) swap(&a[last], &a[lo]);
+    if (better(&a[mid], &a[last])) swap(&a[mid], &a[last]);
+    size_t store = lo;
+    for (size_t i = lo; i < last; i++)
+        if (better(&a[i], &a[last])) swap(&a[i], &a[store++]);
+    swap(&a[store], &a[last]);
+    return store;
+}
+
+/* Nucleus sampling: the smallest set of best candidates whose mass reaches
+ * p.  Found by a quickselect on probability mass (expected O(n)) rather than
+ * by sorting the vocabulary: invariant, mass(a[0..lo)) < p <= mass(a[0..hi)).
+ * The nucleus is left unsorted. */
 void slm_cand_top_p(slm_candidates *c, float p, size_t min_keep) {
     if (p >= 1.0f || c->n <= min_keep) return;
-    slm_cand_sort(c);
     slm_cand_softmax(c);
-    double cum = 0.0;
-    for (size_t i = 0; i < c->n; i++) {
-        cum += c->data[i].p;
-        if (cum >= p && i + 1 >= min_keep) {
-            c->n = i + 1;
-            return;
+    slm_candidate *a = c->data;
+    size_t lo = 0, hi = c->n;
+    double need = p; /* mass still missing after a[0..lo) */
+    while (hi - lo > 1) {
+        size_t pivot = partition(a, lo, hi);
+        double ahead = 0.0;
+        for (size_t i = lo; i < pivot; i++) ahead += a[i].p;
+        if (ahead >= need) {
+            hi = pivot;
+            continue;
+        }
+        need -= ahead + a[pivot].p;
+        lo = pivot + 1;
+        if (need <= 0.0) {
+            hi = lo;
+            break;
         }
     }
+    c->n = hi > min_keep ? hi : min_keep;
+    c->sorted = false;
 }
 
 /* Keeps the tokens whose probability is at least p times the largest one,
  * i.e. logit >= max_logit + log(p); no sort needed. */
 void slm_cand_min_p(slm_candidates *c, float p, size_t min_keep) {
     if (p <= 0.0f || c->n <= min_keep) return;
-    float max = c->sorted ? c->data[0].logit : c->data[slm_cand_argmax(c)].logit;
-    float threshold = max + logf(p);
+    float threshold = max_logit(c) + logf(p);
     size_t kept = 0;
     for (size_t i = 0; i < c->n; i++)
         if (c->data[i].logit >= threshold) kept++;
@@ -169,7 +209,7 @@ void slm_cand_min_p(slm_candidates *c, float p, size_t min_keep) {
  * change), so that a tiny t cannot overflow to inf - inf = NaN. */
 void slm_cand_temperature(slm_candidates *c, float t) {
     if (c->n == 0) return;
-    float max = c->sorted ? c->data[0].logit : c->data[slm_cand_argmax(c)].logit;
+    float max = max_logit(c);
     for (size_t i = 0; i < c->n; i++) c->data[i].logit = (c->data[i].logit - max) / t;
 }
 

@@ -1,6 +1,10 @@
 /* candidates.h - the working set of the sampler chain: (token, logit,
- * probability) triples that each stage narrows or reshapes.  The caller's
- * logits are copied in once; nothing here touches them. */
+ * probability) entries that each stage narrows or reshapes.
+ *
+ * The chain starts from the adjusted logits (a float per id, after bias and
+ * penalties) and builds candidates from them, either all of them or only
+ * the top k found in one pass, so a large vocabulary is never sorted when
+ * top-k is on. */
 #ifndef SLM_SAMPLE_CANDIDATES_H
 #define SLM_SAMPLE_CANDIDATES_H
 
@@ -22,20 +26,18 @@ typedef struct slm_candidates {
     bool sorted; /* by logit descending, lowest id first on ties */
 } slm_candidates;
 
-/* Fills c with logits[0..n_vocab) in id order (NaN becomes -INFINITY so that
- * the ordering stays total). */
-void slm_cand_fill(slm_candidates *c, const float *logits, size_t n_vocab);
-/* Removes the candidates whose logit is -INFINITY (banned); keeps the order. */
-void slm_cand_drop_banned(slm_candidates *c);
-/* Index of the best candidate (lowest id on ties); c->n must be > 0. */
-size_t slm_cand_argmax(const slm_candidates *c);
+/* Index of the largest logit, the lowest on ties. */
+size_t slm_logits_argmax(const float *logits, size_t n);
+/* Every id whose logit is not -INFINITY (banned), in id order. */
+void slm_cand_from_logits(slm_candidates *c, const float *logits, size_t n);
+/* The k best ids (ties: lowest ids), sorted; c->data needs room for k. */
+void slm_cand_top_k_from_logits(slm_candidates *c, const float *logits, size_t n, size_t k);
 
 void slm_cand_sort(slm_candidates *c);
 /* Sets p = softmax(logit); the order is unchanged. */
 void slm_cand_softmax(slm_candidates *c);
 
 /* The filters.  Each keeps at least min_keep candidates (min_keep >= 1). */
-void slm_cand_top_k(slm_candidates *c, size_t k);
 void slm_cand_typical(slm_candidates *c, float p, size_t min_keep);
 void slm_cand_top_p(slm_candidates *c, float p, size_t min_keep);
 void slm_cand_min_p(slm_candidates *c, float p, size_t min_keep);

@@ -51,12 +51,12 @@ static float penalise(float logit, int32_t count, const slm_penalty_params *p) {
     return logit - (float)count * p->frequency - p->presence;
 }
 
-void slm_penalties_apply(slm_history *h, const slm_penalty_params *p, slm_candidates *c) {
+void slm_penalties_apply(slm_history *h, const slm_penalty_params *p, float *logits) {
     if (h->window == 0) return;
     if (h->window < 0) {
         /* Unbounded history: every id may have a count. */
         for (int32_t t = 0; t < h->n_vocab; t++)
-            if (h->counts[t] > 0) c->data[t].logit = penalise(c->data[t].logit, h->counts[t], p);
+            if (h->counts[t] > 0) logits[t] = penalise(logits[t], h->counts[t], p);
         return;
     }
     /* A token can sit in the ring several times but is penalised once:
@@ -65,7 +65,7 @@ void slm_penalties_apply(slm_history *h, const slm_penalty_params *p, slm_candid
     for (int32_t i = 0; i < h->n_ring; i++) {
         slm_token t = h->ring[i];
         if (counts[t] > 0) {
-            c->data[t].logit = penalise(c->data[t].logit, counts[t], p);
+            logits[t] = penalise(logits[t], counts[t], p);
             counts[t] = -counts[t];
         }
     }

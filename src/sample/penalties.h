@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#include "sample/candidates.h"
+#include "slm.h"
 
 typedef struct slm_history {
     int32_t window;   /* tokens remembered; -1 = all, 0 = none */
@@ -29,9 +29,8 @@ typedef struct slm_penalty_params {
     float frequency; /* OpenAI: minus this times the occurrence count */
 } slm_penalty_params;
 
-/* Applies the penalties to candidates that are still in id order
- * (c->data[t].id == t), i.e. before any filter has run.  h is left as it
+/* Applies the penalties to logits indexed by token id.  h is left as it
  * was (its counts are flipped and restored while it works). */
-void slm_penalties_apply(slm_history *h, const slm_penalty_params *p, slm_candidates *c);
+void slm_penalties_apply(slm_history *h, const slm_penalty_params *p, float *logits);
 
 #endif

@@ -27,6 +27,7 @@ struct slm_sampler {
     slm_sampler_params params; /* logit_bias points at bias below */
     slm_logit_bias *bias;
     int32_t n_vocab;
+    float *adjusted;       /* the logits after bias and penalties */
     slm_candidate *cand;
     slm_history history;
     slm_rng rng;
@@ -87,9 +88,10 @@ slm_status slm_sampler_new(const slm_sampler_params *p, int32_t n_vocab, slm_sam
     if (!s) return slm_fail(err, SLM_E_NOMEM, "sampler: out of memory");
     s->params = *p;
     s->n_vocab = n_vocab;
+    s->adjusted = malloc((size_t)n_vocab * sizeof *s->adjusted);
     s->cand = malloc((size_t)n_vocab * sizeof *s->cand);
     if (p->n_logit_bias) s->bias = malloc(p->n_logit_bias * sizeof *s->bias);
-    if (!s->cand || (p->n_logit_bias && !s->bias)) {
+    if (!s->adjusted || !s->cand || (p->n_logit_bias && !s->bias)) {
         slm_sampler_free(s);
         return slm_fail(err, SLM_E_NOMEM, "sampler: cannot allocate candidates for %d tokens", n_vocab);
     }
@@ -108,6 +110,7 @@ slm_status slm_sampler_new(const slm_sampler_params *p, int32_t n_vocab, slm_sam
 void slm_sampler_free(slm_sampler *s) {
     if (!s) return;
     slm_history_free(&s->history);
+    free(s->adjusted);
     free(s->cand);
     free(s->bias);
     free(s);
@@ -118,22 +121,35 @@ static bool penalties_active(const slm_sampler_params *p) {
            (p->repeat_penalty != 1.0f || p->presence_penalty != 0.0f || p->frequency_penalty != 0.0f);
 }
 
-slm_token slm_sampler_sample(slm_sampler *s, const float *logits) {
+/* Stages 1 and 2: the caller's logits, biased and penalised, in s->adjusted.
+ * NaN becomes -INFINITY so that every comparison after this is total. */
+static void adjust_logits(slm_sampler *s, const float *logits) {
     const slm_sampler_params *p = &s->params;
-    slm_candidates c = {s->cand, 0, false};
-    slm_cand_fill(&c, logits, (size_t)s->n_vocab);
-
-    for (size_t i = 0; i < p->n_logit_bias; i++) c.data[p->logit_bias[i].token].logit += p->logit_bias[i].bias;
+    float *adj = s->adjusted;
+    for (int32_t i = 0; i < s->n_vocab; i++) adj[i] = isnan(logits[i]) ? -INFINITY : logits[i];
+    for (size_t i = 0; i < p->n_logit_bias; i++) adj[p->logit_bias[i].token] += p->logit_bias[i].bias;
     if (penalties_active(p)) {
         slm_penalty_params pen = {p->repeat_penalty, p->presence_penalty, p->frequency_penalty};
-        slm_penalties_apply(&s->history, &pen, &c);
+        slm_penalties_apply(&s->history, &pen, adj);
+    }
+}
+
+slm_token slm_sampler_sample(slm_sampler *s, const float *logits) {
+    const slm_sampler_params *p = &s->params;
+    size_t n_vocab = (size_t)s->n_vocab;
+    adjust_logits(s, logits);
+
+    if (p->temperature <= 0.0f) {
+        size_t best = slm_logits_argmax(s->adjusted, n_vocab);
+        return s->adjusted[best] == -INFINITY ? -1 : (slm_token)best;
     }
 
-    slm_cand_drop_banned(&c);
+    slm_candidates c = {s->cand, 0, false};
+    if (p->top_k > 0 && (size_t)p->top_k < n_vocab)
+        slm_cand_top_k_from_logits(&c, s->adjusted, n_vocab, (size_t)p->top_k);
+    else
+        slm_cand_from_logits(&c, s->adjusted, n_vocab);
     if (c.n == 0) return -1; /* every token is banned */
-    if (p->temperature <= 0.0f) return c.data[slm_cand_argmax(&c)].id;
-
-    if (p->top_k > 0) slm_cand_top_k(&c, (size_t)p->top_k);
     slm_cand_typical(&c, p->typical_p, MIN_KEEP);
     slm_cand_top_p(&c, p->top_p, MIN_KEEP);
     slm_cand_min_p(&c, p->min_p, MIN_KEEP);
