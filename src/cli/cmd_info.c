@@ -314,6 +314,8 @@ static json_t *json_str(slm_str s) {
     return j ? j : json_null();
 }
 
+static json_t *json_cstr(const char *s) { return json_str((slm_str){s, strlen(s)}); }
+
 /* Doubles that JSON cannot hold (inf, nan) become strings. */
 static json_t *json_num(double x) {
     if (isfinite(x)) return json_real(x);
@@ -370,8 +372,10 @@ static json_t *json_metadata(const slm_gguf *g) {
     json_t *md = json_object();
     for (uint64_t i = 0; i < slm_gguf_n_keys(g); i++) {
         const slm_gguf_value *v = slm_gguf_key_value(g, i);
-        json_object_set_new(md, slm_gguf_key_name(g, i),
+        json_t *key = json_cstr(slm_gguf_key_name(g, i)); /* keys need not be UTF-8 */
+        json_object_set_new(md, json_string_value(key) ? json_string_value(key) : "?",
                             json_pack("{s:s, s:o}", "type", slm_gguf_type_name(v->type), "value", json_value(v)));
+        json_decref(key);
     }
     return md;
 }
@@ -382,7 +386,7 @@ static json_t *json_tensors(const slm_gguf *g) {
         const slm_gguf_tensor *t = slm_gguf_tensor_at(g, i);
         json_t *shape = json_array();
         for (uint32_t d = 0; d < t->n_dims; d++) json_array_append_new(shape, json_integer(t->ne[d]));
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:o, s:I, s:I, s:I}", "name", t->name, "type",
+        json_array_append_new(arr, json_pack("{s:o, s:s, s:o, s:I, s:I, s:I}", "name", json_cstr(t->name), "type",
                                              slm_type_name(t->type), "shape", shape, "n_elements",
                                              (json_int_t)t->n_elements, "bytes", (json_int_t)t->n_bytes, "offset",
                                              (json_int_t)t->file_offset));
@@ -393,14 +397,14 @@ static json_t *json_tensors(const slm_gguf *g) {
 static json_t *json_arch(const slm_gguf *g) {
     char arch[64], tok[64], pre[64];
     if (!get_cstr(g, "general.architecture", arch, sizeof arch)) return json_null();
-    json_t *a = json_pack("{s:s}", "arch", arch);
+    json_t *a = json_pack("{s:o}", "arch", json_cstr(arch));
     for (size_t i = 0; i < N_ARCH_FIELDS; i++) {
         field_value fv = arch_field(g, arch, &ARCH_FIELDS[i]);
         if (fv.stored) json_object_set_new(a, ARCH_FIELDS[i].json, json_value(fv.stored));
         else if (fv.has_derived) json_object_set_new(a, ARCH_FIELDS[i].json, json_integer(fv.derived));
     }
-    if (get_cstr(g, "tokenizer.ggml.model", tok, sizeof tok)) json_object_set_new(a, "tokenizer", json_string(tok));
-    if (get_cstr(g, "tokenizer.ggml.pre", pre, sizeof pre)) json_object_set_new(a, "tokenizer_pre", json_string(pre));
+    if (get_cstr(g, "tokenizer.ggml.model", tok, sizeof tok)) json_object_set_new(a, "tokenizer", json_cstr(tok));
+    if (get_cstr(g, "tokenizer.ggml.pre", pre, sizeof pre)) json_object_set_new(a, "tokenizer_pre", json_cstr(pre));
     return a;
 }
 
@@ -412,8 +416,8 @@ static int print_json(const slm_gguf *g) {
             json_array_append_new(unsupported, json_pack("{s:s, s:I}", "type", slm_type_name((slm_type)ty),
                                                          "n_tensors", (json_int_t)t.n_of_type[ty]));
     json_t *doc = json_pack(
-        "{s:s, s:i, s:I, s:i, s:I, s:I, s:I, s:o, s:o, s:{s:I, s:I, s:I, s:f}, s:o, s:o, s:b}", "file",
-        slm_gguf_path(g), "version", (int)slm_gguf_version(g), "file_size", (json_int_t)slm_gguf_file_size(g),
+        "{s:o, s:i, s:I, s:i, s:I, s:I, s:I, s:o, s:o, s:{s:I, s:I, s:I, s:f}, s:o, s:o, s:b}", "file",
+        json_cstr(slm_gguf_path(g)), "version", (int)slm_gguf_version(g), "file_size", (json_int_t)slm_gguf_file_size(g),
         "alignment", (int)slm_gguf_alignment(g), "data_offset", (json_int_t)slm_gguf_data_offset(g), "n_keys",
         (json_int_t)slm_gguf_n_keys(g), "n_tensors", (json_int_t)slm_gguf_n_tensors(g), "metadata", json_metadata(g),
         "tensors", json_tensors(g), "totals", "n_params", (json_int_t)t.n_params, "tensor_bytes",
