@@ -12,6 +12,7 @@ typedef struct command {
 } command;
 
 static const command COMMANDS[] = {
+    {"run", slm_cmd_run, "generate text from a prompt"},
     {"info", slm_cmd_info, "show a GGUF file's metadata, tensors and totals"},
     {"tokenize", slm_cmd_tokenize, "show how a model's vocabulary tokenizes a text"},
     {"synth", slm_cmd_synth, NULL},

@@ -1,0 +1,87 @@
+/* args.c - option parsing helpers shared by the subcommands. */
+#include "cli/args.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Length of the name that arg starts with if it is one of names, followed
+ * by the end of arg or by '=' (when allow_eq); 0 when none matches. */
+static size_t match_name(const char *arg, const char *names, bool allow_eq) {
+    const char *p = names;
+    while (*p) {
+        const char *end = strchr(p, '|');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (strncmp(arg, p, len) == 0 && (arg[len] == '\0' || (allow_eq && arg[len] == '=')))
+            return len;
+        if (!end) break;
+        p = end + 1;
+    }
+    return 0;
+}
+
+bool slm_arg_is(const char *arg, const char *names) {
+    return match_name(arg, names, false) > 0;
+}
+
+int slm_arg_value(const char *cmd, int argc, char **argv, int *i, const char *names, const char **value) {
+    const char *arg = argv[*i];
+    size_t len = match_name(arg, names, strncmp(arg, "--", 2) == 0);
+    if (!len) return 0;
+    if (arg[len] == '=') {
+        *value = arg + len + 1;
+        return 1;
+    }
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "slm %s: %s needs a value\n", cmd, arg);
+        return -1;
+    }
+    *value = argv[++*i];
+    return 1;
+}
+
+bool slm_arg_long(const char *cmd, const char *opt, const char *s, long min, long max, long *out) {
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || errno == ERANGE) {
+        fprintf(stderr, "slm %s: %s: expected a whole number, got '%s'\n", cmd, opt, s);
+        return false;
+    }
+    if (v < min || v > max) {
+        fprintf(stderr, "slm %s: %s: %ld is out of range [%ld, %ld]\n", cmd, opt, v, min, max);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool slm_arg_u64(const char *cmd, const char *opt, const char *s, uint64_t *out) {
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (!*s || *s == '-' || *end || errno == ERANGE) {
+        fprintf(stderr, "slm %s: %s: expected a non-negative whole number, got '%s'\n", cmd, opt, s);
+        return false;
+    }
+    *out = (uint64_t)v;
+    return true;
+}
+
+bool slm_arg_float(const char *cmd, const char *opt, const char *s, double min, double max, float *out) {
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || errno == ERANGE || isnan(v)) {
+        fprintf(stderr, "slm %s: %s: expected a number, got '%s'\n", cmd, opt, s);
+        return false;
+    }
+    if (v < min || v > max) {
+        fprintf(stderr, "slm %s: %s: %g is out of range [%g, %g]\n", cmd, opt, v, min, max);
+        return false;
+    }
+    *out = (float)v;
+    return true;
+}

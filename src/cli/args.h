@@ -1,0 +1,25 @@
+/* args.h - small helpers for parsing subcommand options: spellings with
+ * aliases ("-n|--n-predict"), "--opt value" and "--opt=value", and numbers
+ * that must be whole and in range.  Errors are printed as
+ * "slm CMD: OPTION: what is wrong". */
+#ifndef SLM_CLI_ARGS_H
+#define SLM_CLI_ARGS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* True when arg is one of the '|'-separated spellings in names. */
+bool slm_arg_is(const char *arg, const char *names);
+
+/* For an option that takes a value.  If argv[*i] is one of names (alone, or
+ * as "NAME=VALUE" for a long name), sets *value, advances *i past what it
+ * used and returns 1.  Returns 0 when argv[*i] is another option, and -1
+ * (after printing) when the value is missing. */
+int slm_arg_value(const char *cmd, int argc, char **argv, int *i, const char *names, const char **value);
+
+/* Whole-string numbers in [min, max]; false (after printing) otherwise. */
+bool slm_arg_long(const char *cmd, const char *opt, const char *s, long min, long max, long *out);
+bool slm_arg_u64(const char *cmd, const char *opt, const char *s, uint64_t *out);
+bool slm_arg_float(const char *cmd, const char *opt, const char *s, double min, double max, float *out);
+
+#endif
