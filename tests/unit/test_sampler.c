@@ -152,12 +152,12 @@ static void test_top_k_ties_take_lowest_ids(void **state) {
     p.top_k = 5;
     slm_sampler *s = new_sampler(&p, N);
     int hits[5] = {0};
-    for (int d = 0; d < 2000; d++) {
+    for (int d = 0; d < 500; d++) {
         slm_token t = slm_sampler_sample(s, logits);
         assert_true(t >= 0 && t < 5);
         hits[t]++;
     }
-    for (int i = 0; i < 5; i++) assert_true(hits[i] > 250); /* uniform over the five: ~400 each */
+    for (int i = 0; i < 5; i++) assert_true(hits[i] > 50); /* uniform over the five: ~100 each */
     slm_sampler_free(s);
     free(logits);
 }
@@ -173,7 +173,7 @@ static double midpoint_cut(const double *sorted_mass, int keep) {
 
 static void test_top_p_stays_in_nucleus(void **state) {
     (void)state;
-    enum { N = 1000, KEEP = 7, DRAWS = 20000 };
+    enum { N = 1000, KEEP = 7, DRAWS = 10000 };
     float *logits = random_logits(N, 1.0);
     for (int i = 0; i < 10; i++) logits[i * 37] += 6.0f; /* a peaked head */
     double probs[N];
@@ -199,7 +199,7 @@ static void test_top_p_stays_in_nucleus(void **state) {
 
 static void test_min_p_keeps_likely_tokens(void **state) {
     (void)state;
-    enum { N = 800, DRAWS = 20000 };
+    enum { N = 800, DRAWS = 10000 };
     float *logits = random_logits(N, 1.0);
     for (int i = 0; i < 6; i++) logits[i * 101 + 3] += 5.0f + 0.3f * (float)i;
     double probs[N];
@@ -236,7 +236,7 @@ static int cmp_dev(const void *a, const void *b) {
 
 static void test_typical_p_stays_in_typical_set(void **state) {
     (void)state;
-    enum { N = 600, KEEP = 40, DRAWS = 20000 };
+    enum { N = 600, KEEP = 40, DRAWS = 5000 };
     float *logits = random_logits(N, 2.5);
     double probs[N], dev[N], entropy = 0.0;
     softmax(logits, N, 1.0, probs);
