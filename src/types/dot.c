@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "types/half.h"
+#include "types/kquants.h"
 #include "types/quantize_act.h"
 
 float slm_dot_f32(const float *a, const float *b, int64_t n) {
@@ -137,6 +138,12 @@ static const slm_dot_traits DOT[SLM_TYPE_COUNT] = {
     [SLM_TYPE_Q5_1] = {SLM_TYPE_Q8_1, slm_quantize_act_q8_1, slm_vec_dot_q5_1_q8_1},
     [SLM_TYPE_Q8_0] = {SLM_TYPE_Q8_0, slm_quantize_act_q8_0, slm_vec_dot_q8_0_q8_0},
     [SLM_TYPE_Q6_K] = {SLM_TYPE_Q8_K, slm_quantize_act_q8_K, slm_vec_dot_q6_K_q8_K},
+    [SLM_TYPE_Q2_K] = {SLM_TYPE_Q8_K, slm_quantize_act_q8_K, slm_vec_dot_q2_K_q8_K},
+    [SLM_TYPE_Q3_K] = {SLM_TYPE_Q8_K, slm_quantize_act_q8_K, slm_vec_dot_q3_K_q8_K},
+    [SLM_TYPE_Q4_K] = {SLM_TYPE_Q8_K, slm_quantize_act_q8_K, slm_vec_dot_q4_K_q8_K},
+    [SLM_TYPE_Q5_K] = {SLM_TYPE_Q8_K, slm_quantize_act_q8_K, slm_vec_dot_q5_K_q8_K},
+    [SLM_TYPE_IQ4_NL] = {SLM_TYPE_Q8_0, slm_quantize_act_q8_0, slm_vec_dot_iq4_nl_q8_0},
+    [SLM_TYPE_IQ4_XS] = {SLM_TYPE_Q8_K, slm_quantize_act_q8_K, slm_vec_dot_iq4_xs_q8_K},
 };
 
 const slm_dot_traits *slm_dot_traits_of(slm_type weight_type) {

@@ -8,6 +8,7 @@
 /* Dequantizers live in dequant.c; a NULL entry means "cannot compute yet". */
 #include "types/dequant.h"
 #include "types/dequant_k.h"
+#include "types/kquants.h"
 
 static const slm_type_traits TRAITS[SLM_TYPE_COUNT] = {
     [SLM_TYPE_F32] = {"F32", 1, 4, slm_dequant_f32},
@@ -18,20 +19,20 @@ static const slm_type_traits TRAITS[SLM_TYPE_COUNT] = {
     [SLM_TYPE_Q5_1] = {"Q5_1", 32, 24, slm_dequant_q5_1},
     [SLM_TYPE_Q8_0] = {"Q8_0", 32, 34, slm_dequant_q8_0},
     [SLM_TYPE_Q8_1] = {"Q8_1", 32, 36, NULL},
-    [SLM_TYPE_Q2_K] = {"Q2_K", 256, 84, NULL},
-    [SLM_TYPE_Q3_K] = {"Q3_K", 256, 110, NULL},
-    [SLM_TYPE_Q4_K] = {"Q4_K", 256, 144, NULL},
-    [SLM_TYPE_Q5_K] = {"Q5_K", 256, 176, NULL},
+    [SLM_TYPE_Q2_K] = {"Q2_K", 256, 84, slm_dequant_q2_K},
+    [SLM_TYPE_Q3_K] = {"Q3_K", 256, 110, slm_dequant_q3_K},
+    [SLM_TYPE_Q4_K] = {"Q4_K", 256, 144, slm_dequant_q4_K},
+    [SLM_TYPE_Q5_K] = {"Q5_K", 256, 176, slm_dequant_q5_K},
     [SLM_TYPE_Q6_K] = {"Q6_K", 256, 210, slm_dequant_q6_K},
     [SLM_TYPE_Q8_K] = {"Q8_K", 256, 292, NULL},
     [SLM_TYPE_IQ2_XXS] = {"IQ2_XXS", 256, 66, NULL},
     [SLM_TYPE_IQ2_XS] = {"IQ2_XS", 256, 74, NULL},
     [SLM_TYPE_IQ3_XXS] = {"IQ3_XXS", 256, 98, NULL},
     [SLM_TYPE_IQ1_S] = {"IQ1_S", 256, 50, NULL},
-    [SLM_TYPE_IQ4_NL] = {"IQ4_NL", 32, 18, NULL},
+    [SLM_TYPE_IQ4_NL] = {"IQ4_NL", 32, 18, slm_dequant_iq4_nl},
     [SLM_TYPE_IQ3_S] = {"IQ3_S", 256, 110, NULL},
     [SLM_TYPE_IQ2_S] = {"IQ2_S", 256, 82, NULL},
-    [SLM_TYPE_IQ4_XS] = {"IQ4_XS", 256, 136, NULL},
+    [SLM_TYPE_IQ4_XS] = {"IQ4_XS", 256, 136, slm_dequant_iq4_xs},
     [SLM_TYPE_I8] = {"I8", 1, 1, NULL},
     [SLM_TYPE_I16] = {"I16", 1, 2, NULL},
     [SLM_TYPE_I32] = {"I32", 1, 4, NULL},
