@@ -63,6 +63,22 @@ for row, tok in zip(dump["greedy_logits"], dump["greedy_ids"]):
     assert row.index(max(row)) == tok
 PY
 
+# --- the dump has the layout of the llama.cpp reference cases (synthetic llama-a)
+CASE=$DATA/reference/synthetic/llama-a.p20.json
+ids=$(python3 -c 'import json,sys; print(",".join(map(str, json.load(open(sys.argv[1]))["prompt_ids"])))' "$CASE")
+"$SLM" run -m "$DATA/reference/synthetic/llama-a.gguf" --prompt-ids "$ids" -n 24 --temp 0 --cache-type-k f32 \
+    --cache-type-v f32 --output-ids --dump-logits "$TMP/llama-a.json" >/dev/null 2>"$TMP/err" ||
+    fail "llama-a p20 run exited $?: $(cat "$TMP/err")"
+python3 - "$TMP/llama-a.json" "$CASE" <<'PY' || fail "--dump-logits on llama-a differs from llama-a.p20.json"
+import json, sys
+dump, ref = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert dump["greedy_ids"] == ref["greedy_ids"], dump["greedy_ids"]
+for key in ("prompt_logits", "greedy_logits"):
+    assert len(dump[key]) == len(ref[key]), (key, len(dump[key]))
+    worst = max(abs(a - b) for x, y in zip(dump[key], ref[key]) for a, b in zip(x, y))
+    assert worst < 1e-3, (key, worst)
+PY
+
 # --- seeded sampling is reproducible, also across thread counts ---------------
 SAMPLE=(run -m "$MODEL" -p "Once upon a time" -n 100 --temp 1.0 --seed 42)
 "$SLM" "${SAMPLE[@]}" -t 1 >"$TMP/s1" 2>/dev/null || fail "seeded run -t 1 failed"
