@@ -30,6 +30,17 @@ for what in "load time" "prompt .* 5 tokens .*tokens/s" "generation .* 128 token
     grep -Eq "$what" "$TMP/err" || fail "summary on stderr lacks '$what': $(cat "$TMP/err")"
 done
 
+# -f reads the prompt from a file (its trailing newline dropped); llama.cpp's
+# long spellings work; --no-display-prompt prints only the continuation.
+printf 'Once upon a time\n' >"$TMP/prompt.txt"
+"$SLM" run --model "$MODEL" --temp 0 --n-predict 128 --ctx-size 256 --threads 1 --file "$TMP/prompt.txt" \
+    --cache-type-k f32 --cache-type-v f32 >"$TMP/from-file.txt" 2>"$TMP/err" || fail "-f run exited $?: $(cat "$TMP/err")"
+cmp -s "$TMP/greedy.txt" "$TMP/from-file.txt" || fail "-f prompt.txt and -p differ"
+"$SLM" "${GREEDY[@]}" --no-display-prompt >"$TMP/continuation.txt" 2>"$TMP/err" ||
+    fail "--no-display-prompt exited $?: $(cat "$TMP/err")"
+[ " Once upon a time$(cat "$TMP/continuation.txt")" = "$(cat "$TMP/greedy.txt")" ] ||
+    fail "--no-display-prompt: got '$(head -c 80 "$TMP/continuation.txt")'"
+
 # --- --output-ids equals the reference greedy ids ------------------------------
 expected_ids=$(python3 -c 'import json,sys; print(" ".join(map(str, json.load(open(sys.argv[1]))["greedy_ids"])))' \
     "$REF/stories260K-reference.json")
