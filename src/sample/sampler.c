@@ -135,6 +135,7 @@ static void adjust_logits(slm_sampler *s, const float *logits) {
 }
 
 slm_token slm_sampler_sample(slm_sampler *s, const float *logits) {
+    if (!s || !logits) return -1;
     const slm_sampler_params *p = &s->params;
     size_t n_vocab = (size_t)s->n_vocab;
     adjust_logits(s, logits);
@@ -159,10 +160,11 @@ slm_token slm_sampler_sample(slm_sampler *s, const float *logits) {
 }
 
 void slm_sampler_accept(slm_sampler *s, slm_token t) {
-    slm_history_push(&s->history, t);
+    if (s) slm_history_push(&s->history, t);
 }
 
 void slm_sampler_reset(slm_sampler *s) {
+    if (!s) return;
     slm_history_clear(&s->history);
     slm_rng_seed(&s->rng, s->params.seed);
 }

@@ -515,6 +515,8 @@ static void test_invalid_params(void **state) {
     s = new_sampler(&p, 1);
     const float one = 0.5f;
     assert_int_equal(slm_sampler_sample(s, &one), 0);
+    assert_int_equal(slm_sampler_sample(s, NULL), -1);
+    assert_int_equal(slm_sampler_sample(NULL, &one), -1);
     slm_sampler_free(s);
 }
 
