@@ -435,7 +435,8 @@ slm_status slm_sampler_new(const slm_sampler_params *p, int32_t n_vocab, slm_sam
                            slm_error *err);
 void slm_sampler_free(slm_sampler *s);
 /* Picks a token from the logits (not modified).  Deterministic for a given
- * seed, parameter set and history.  -1 when the bias bans every token (or s or logits is NULL).
+ * seed, parameter set and history.  -1 when the bias bans every token (or
+ * s or logits is NULL).
  * Chain order: logit bias, penalties, then greedy argmax if temperature <= 0,
  * else top-k, typical-p, top-p, min-p, temperature, softmax, draw. */
 slm_token slm_sampler_sample(slm_sampler *s, const float *logits);
