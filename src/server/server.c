@@ -1,0 +1,61 @@
+/* server.c - starting and stopping `slm serve`: model, context,
+ * scheduler and HTTP daemon, in an order that lets every thread finish. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "server/server.h"
+
+static char *str_copy(slm_str s) {
+    char *d = malloc(s.len + 1);
+    if (d) {
+        memcpy(d, s.ptr, s.len);
+        d[s.len] = '\0';
+    }
+    return d;
+}
+
+bool server_load(server *s, char *err, size_t cap) {
+    slm_error e = {0};
+    if (slm_model_load(s->cfg.model_path, &s->model, &e) != SLM_OK) {
+        snprintf(err, cap, "%s", e.message);
+        return false;
+    }
+    s->vocab = slm_model_vocab(s->model);
+    slm_context_params p = slm_context_default_params();
+    p.n_ctx = (uint32_t)s->cfg.n_ctx;
+    p.n_seq = (uint32_t)s->cfg.parallel;
+    p.n_threads = (uint32_t)s->cfg.n_threads;
+    if (slm_context_new(s->model, &p, &s->ctx, &e) != SLM_OK) {
+        snprintf(err, cap, "%s", e.message);
+        return false;
+    }
+    const slm_gguf_value *tv = slm_gguf_get(slm_model_gguf(s->model), "tokenizer.chat_template");
+    if (tv && tv->type == SLM_GGUF_STRING) s->tmpl_text = str_copy(tv->v.str);
+    slm_token eos = slm_vocab_eos(s->vocab);
+    if (eos >= 0) s->eos_text = str_copy(slm_vocab_token_text(s->vocab, eos));
+    s->tmpl = chat_template_detect(s->tmpl_text, s->eos_text);
+    s->sched = scheduler_start(s->ctx, s->model, s->cfg.parallel, s->cfg.max_queue, &s->metrics);
+    if (!s->sched) {
+        snprintf(err, cap, "cannot start the scheduler thread");
+        return false;
+    }
+    atomic_store(&s->ready, true);
+    return true;
+}
+
+void server_shutdown(server *s) {
+    if (s->daemon) MHD_quiesce_daemon(s->daemon); /* no new connections */
+    if (s->sched) scheduler_stop(s->sched);       /* running requests end with 503 */
+    if (s->daemon) MHD_stop_daemon(s->daemon);    /* joins the connection threads */
+    s->daemon = NULL;
+    if (s->sched) scheduler_free(s->sched);
+    s->sched = NULL;
+    slm_context_free(s->ctx);
+    slm_model_free(s->model);
+    free(s->tmpl_text);
+    free(s->eos_text);
+    s->ctx = NULL;
+    s->model = NULL;
+}
