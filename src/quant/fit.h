@@ -1,0 +1,34 @@
+/* fit.h - least-squares fitting of small groups of weights to integer grids,
+ * the core of every quantizer.
+ *
+ * All fits minimise the weighted squared error sum w[i] (x[i] - xq[i])^2.
+ * They search over several candidate scales (as ggml's make_qx/qkx quants
+ * do), take the least-squares scale for each candidate rounding, and then
+ * alternate "round to the grid" and "refit the scale" until nothing
+ * improves, so the result is never worse than plain max-scaling. */
+#ifndef SLM_QUANT_FIT_H
+#define SLM_QUANT_FIT_H
+
+#include <stdint.h>
+
+/* Nearest integer, ties to even. */
+int slm_qround(float v);
+
+/* x ~ d * L with integer L in [lo, hi] (lo <= 0 < hi).  Returns d (may be
+ * negative when lo < 0: the largest |x| then maps to lo). */
+float slm_fit_sym(int n, int lo, int hi, const float *x, const float *w, int *L);
+
+/* x ~ d * L + m with L in [0, hi].  With nonpos_min the offset m is kept
+ * <= 0 (K-quants store -m as an unsigned 6-bit value).  Returns d, sets *m. */
+float slm_fit_affine(int n, int hi, const float *x, const float *w, int *L, float *m, int nonpos_min);
+
+/* x ~ d * K[idx] for a sorted 16-entry codebook K.  Returns d. */
+float slm_fit_codebook(int n, const int8_t *K, const float *x, const float *w, int *idx);
+
+/* Index of the codebook entry nearest v. */
+int slm_nearest_code(const int8_t *K, float v);
+
+/* Rounds x[i]/d into [lo, hi] (all zero when d == 0). */
+void slm_round_to_grid(int n, int lo, int hi, const float *x, float d, float m, int *L);
+
+#endif

@@ -1,0 +1,71 @@
+/* quant_rows.c - row quantization: importance weights and the per-type
+ * block quantizer table. */
+#include "quant/quant_rows.h"
+
+#include <math.h>
+
+#include "types/half.h"
+#include "types/types.h"
+
+typedef void (*qblock_fn)(const float *x, const float *w, uint8_t *b);
+
+static qblock_fn block_fn(slm_type t) {
+    switch (t) {
+    case SLM_TYPE_Q4_0: return slm_qblock_q4_0;
+    case SLM_TYPE_Q4_1: return slm_qblock_q4_1;
+    case SLM_TYPE_Q5_0: return slm_qblock_q5_0;
+    case SLM_TYPE_Q5_1: return slm_qblock_q5_1;
+    case SLM_TYPE_Q8_0: return slm_qblock_q8_0;
+    case SLM_TYPE_IQ4_NL: return slm_qblock_iq4_nl;
+    case SLM_TYPE_Q2_K: return slm_qblock_q2_K;
+    case SLM_TYPE_Q3_K: return slm_qblock_q3_K;
+    case SLM_TYPE_Q4_K: return slm_qblock_q4_K;
+    case SLM_TYPE_Q5_K: return slm_qblock_q5_K;
+    case SLM_TYPE_Q6_K: return slm_qblock_q6_K;
+    case SLM_TYPE_IQ4_XS: return slm_qblock_iq4_xs;
+    default: return NULL;
+    }
+}
+
+bool slm_quant_can_write(slm_type t) {
+    return t == SLM_TYPE_F32 || t == SLM_TYPE_F16 || t == SLM_TYPE_BF16 || block_fn(t) != NULL;
+}
+
+/* sqrt(sigma^2 + x^2), sigma^2 = 2 * mean square of the group: large weights
+ * matter more (their error is more likely to dominate a dot product), but
+ * small ones never count for nothing.  An imatrix multiplies this by the
+ * mean squared activation of each column. */
+void slm_quant_weights(int n, const float *x, const float *imatrix, float *w) {
+    double sum2 = 0;
+    for (int i = 0; i < n; i++) sum2 += (double)x[i] * x[i];
+    float sigma2 = (float)(2 * sum2 / n);
+    for (int i = 0; i < n; i++) {
+        float base = sqrtf(sigma2 + x[i] * x[i]);
+        w[i] = imatrix ? imatrix[i] * base : base;
+        if (!(w[i] > 0.0f)) w[i] = 1e-20f; /* all-zero groups and zero importances */
+    }
+}
+
+void slm_quantize_row(slm_type t, const float *x, void *dst, int64_t n, const float *imatrix) {
+    uint8_t *out = dst;
+    if (t == SLM_TYPE_F32) {
+        memcpy(out, x, (size_t)n * sizeof(float));
+        return;
+    }
+    if (t == SLM_TYPE_F16 || t == SLM_TYPE_BF16) {
+        for (int64_t i = 0; i < n; i++) {
+            uint16_t h = t == SLM_TYPE_F16 ? slm_f32_to_f16(x[i]) : slm_f32_to_bf16(x[i]);
+            out[2 * i] = (uint8_t)(h & 0xff);
+            out[2 * i + 1] = (uint8_t)(h >> 8);
+        }
+        return;
+    }
+    qblock_fn fn = block_fn(t);
+    int bs = (int)slm_type_block_size(t);
+    uint32_t bb = slm_type_block_bytes(t);
+    float w[256];
+    for (int64_t i = 0; i < n; i += bs, out += bb) {
+        slm_quant_weights(bs, x + i, imatrix ? imatrix + i : NULL, w);
+        fn(x + i, w, out);
+    }
+}

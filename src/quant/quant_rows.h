@@ -1,0 +1,39 @@
+/* quant_rows.h - float rows to every block type slm can write.
+ *
+ * Each quantizer minimises the importance-weighted squared error of its
+ * blocks.  The importance of element i is imatrix[i] (the mean squared
+ * activation feeding column i, from `slm imatrix`) times a term that grows
+ * with |x[i]|; without an imatrix only the second term is used. */
+#ifndef SLM_QUANT_ROWS_H
+#define SLM_QUANT_ROWS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "slm.h"
+
+/* True when slm can produce this type. */
+bool slm_quant_can_write(slm_type t);
+
+/* Quantizes one row of n floats (n a multiple of the block size) into dst.
+ * imatrix: n column importances, or NULL. */
+void slm_quantize_row(slm_type t, const float *x, void *dst, int64_t n, const float *imatrix);
+
+/* Per-element importance of a group of n weights (see above). */
+void slm_quant_weights(int n, const float *x, const float *imatrix, float *w);
+
+/* Block quantizers, one block each (quant_legacy.c, quant_k.c). */
+void slm_qblock_q4_0(const float *x, const float *w, uint8_t *b);
+void slm_qblock_q4_1(const float *x, const float *w, uint8_t *b);
+void slm_qblock_q5_0(const float *x, const float *w, uint8_t *b);
+void slm_qblock_q5_1(const float *x, const float *w, uint8_t *b);
+void slm_qblock_q8_0(const float *x, const float *w, uint8_t *b);
+void slm_qblock_iq4_nl(const float *x, const float *w, uint8_t *b);
+void slm_qblock_q2_K(const float *x, const float *w, uint8_t *b);
+void slm_qblock_q3_K(const float *x, const float *w, uint8_t *b);
+void slm_qblock_q4_K(const float *x, const float *w, uint8_t *b);
+void slm_qblock_q5_K(const float *x, const float *w, uint8_t *b);
+void slm_qblock_q6_K(const float *x, const float *w, uint8_t *b);
+void slm_qblock_iq4_xs(const float *x, const float *w, uint8_t *b);
+
+#endif
