@@ -16,7 +16,7 @@ deps:
 
 build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
-	@cmake --build $(BUILD) -j $(JOBS)
+	@MAKEFLAGS= MAKELEVEL= cmake --build $(BUILD) -j $(JOBS)
 
 # The main job: generate text with the default model (downloaded once into
 # ~/.cache/slm/models when it is not there).  $SLM_MODEL overrides it; on
@@ -33,7 +33,7 @@ test: build
 # The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan: deps
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSLM_SANITIZE=ON >/dev/null
-	@cmake --build build-asan -j $(JOBS)
+	@MAKEFLAGS= MAKELEVEL= cmake --build build-asan -j $(JOBS)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS)
 
 # libFuzzer targets (clang); FUZZ_SECONDS per target, starting from the committed corpus.
@@ -41,7 +41,7 @@ FUZZ_SECONDS ?= 60
 fuzz: deps
 	@SLM_DEPS_EXTRA="clang libclang-rt-14-dev" scripts/install-deps
 	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DSLM_FUZZ=ON -DSLM_TESTS=OFF -DSLM_CLI=OFF >/dev/null
-	@cmake --build build-fuzz -j $(JOBS)
+	@MAKEFLAGS= MAKELEVEL= cmake --build build-fuzz -j $(JOBS)
 	@scripts/run-fuzzers build-fuzz $(FUZZ_SECONDS)
 
 install: build
