@@ -18,6 +18,7 @@ static const command COMMANDS[] = {
     {"synth", slm_cmd_synth, NULL},
     {"pull", slm_cmd_pull, "download a model file from Hugging Face into the cache"},
     {"serve", slm_cmd_serve, "serve a model over an OpenAI-compatible HTTP API"},
+    {"quantize", slm_cmd_quantize, "convert a model's weights to another type (Q4_K_M, Q8_0, ...)"},
 };
 
 static void usage(FILE *out) {

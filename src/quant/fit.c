@@ -6,8 +6,6 @@
 #define FIT_EPS 1e-30f
 #define REFINE_ROUNDS 6
 
-int slm_qround(float v) { return (int)nearbyintf(v); }
-
 static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 
 void slm_round_to_grid(int n, int lo, int hi, const float *x, float d, float m, int *L) {
@@ -55,9 +53,10 @@ float slm_fit_sym(int n, int lo, int hi, const float *x, const float *w, int *L)
     double best = -1;
     float best_d = 0.0f;
     const int ends[2] = {hi, lo};
+    int ntry = hi <= 15 ? 9 : 3; /* fine grids gain little from a wide search */
     for (int e = 0; e < 2; e++) {
         if (ends[e] == 0) continue;
-        for (int t = -9; t <= 9; t++) {
+        for (int t = -ntry; t <= ntry; t++) {
             float target = (float)ends[e] + (ends[e] > 0 ? 0.1f : -0.1f) * (float)t;
             if (fabsf(target) < 0.5f) continue;
             float iscale = target / xm;
@@ -79,12 +78,13 @@ float slm_fit_sym(int n, int lo, int hi, const float *x, const float *w, int *L)
 
 /* ---- affine grid -------------------------------------------------------- */
 
-/* Weighted least squares for x ~ d*L + m; returns the error. */
+/* Weighted least squares for x ~ d*L + m; returns the error, from the
+ * moments alone (no second pass). */
 static double affine_fit(int n, const float *x, const float *w, const int *L, int nonpos, float *d, float *m) {
-    double sw = 0, sl = 0, sl2 = 0, sx = 0, sxl = 0;
+    double sw = 0, sl = 0, sl2 = 0, sx = 0, sxl = 0, sx2 = 0;
     for (int i = 0; i < n; i++) {
-        double wi = w[i];
-        sw += wi, sl += wi * L[i], sl2 += wi * L[i] * L[i], sx += wi * x[i], sxl += wi * x[i] * L[i];
+        double wi = w[i], l = L[i], xi = x[i];
+        sw += wi, sl += wi * l, sl2 += wi * l * l, sx += wi * xi, sxl += wi * xi * l, sx2 += wi * xi * xi;
     }
     double det = sw * sl2 - sl * sl;
     double dd = 0, mm = sw > 0 ? sx / sw : 0;
@@ -97,12 +97,8 @@ static double affine_fit(int n, const float *x, const float *w, const int *L, in
         dd = sl2 > 0 ? sxl / sl2 : 0;
     }
     *d = (float)dd, *m = (float)mm;
-    double err = 0;
-    for (int i = 0; i < n; i++) {
-        double e = (double)*d * L[i] + *m - x[i];
-        err += w[i] * e * e;
-    }
-    return err;
+    dd = *d, mm = *m;
+    return dd * dd * sl2 + mm * mm * sw + sx2 + 2 * dd * mm * sl - 2 * dd * sxl - 2 * mm * sx;
 }
 
 float slm_fit_affine(int n, int hi, const float *x, const float *w, int *L, float *m, int nonpos_min) {
@@ -137,15 +133,12 @@ float slm_fit_affine(int n, int hi, const float *x, const float *w, int *L, floa
 
 /* ---- codebook ----------------------------------------------------------- */
 
+/* Branch-free: the index is the number of midpoints between neighbours
+ * that v reaches (a tie goes up, as the binary search in ggml does). */
 int slm_nearest_code(const int8_t *K, float v) {
-    if (v <= K[0]) return 0;
-    if (v >= K[15]) return 15;
-    int lo = 0, hi = 15; /* K[lo] < v < K[hi] */
-    while (hi - lo > 1) {
-        int mid = (lo + hi) / 2;
-        if (v < K[mid]) hi = mid; else lo = mid;
-    }
-    return v - K[lo] < K[hi] - v ? lo : hi;
+    int idx = 0;
+    for (int k = 0; k < 15; k++) idx += v >= 0.5f * (float)(K[k] + K[k + 1]);
+    return idx;
 }
 
 static double code_score(int n, const int8_t *K, const float *x, const float *w, const int *idx, float *d) {
@@ -174,7 +167,7 @@ float slm_fit_codebook(int n, const int8_t *K, const float *x, const float *w, i
     float best_d = 0.0f;
     for (int e = 0; e < 2; e++) {
         float end = e == 0 ? K[0] : K[15];
-        for (int t = -8; t <= 8; t++) {
+        for (int t = -5; t <= 5; t++) {
             float d = xm / (end + (end > 0 ? 1.0f : -1.0f) * (float)t);
             round_to_codes(n, K, x, d, T);
             float dd = 0.0f;

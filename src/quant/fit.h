@@ -10,9 +10,18 @@
 #define SLM_QUANT_FIT_H
 
 #include <stdint.h>
+#include <string.h>
 
-/* Nearest integer, ties to even. */
-int slm_qround(float v);
+/* Nearest integer, ties to even (the 1.5 * 2^23 trick: adding it leaves the
+ * rounded integer in the low mantissa bits; valid for |v| < 2^22, so v is
+ * clamped first -- every caller clamps to a small grid afterwards). */
+static inline int slm_qround(float v) {
+    v = v < -4e6f ? -4e6f : v > 4e6f ? 4e6f : v;
+    float f = v + 12582912.0f;
+    int32_t i;
+    memcpy(&i, &f, sizeof i);
+    return (i & 0x007fffff) - 0x00400000;
+}
 
 /* x ~ d * L with integer L in [lo, hi] (lo <= 0 < hi).  Returns d (may be
  * negative when lo < 0: the largest |x| then maps to lo). */
