@@ -40,7 +40,7 @@ asan: deps
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	@SLM_DEPS_EXTRA="clang libclang-rt-14-dev" scripts/install-deps
-	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DSLM_FUZZ=ON -DSLM_TESTS=OFF -DSLM_CLI=OFF >/dev/null
+	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLM_FUZZ=ON -DSLM_TESTS=OFF -DSLM_CLI=OFF >/dev/null
 	@MAKEFLAGS= MAKELEVEL= cmake --build build-fuzz -j $(JOBS)
 	@scripts/run-fuzzers build-fuzz $(FUZZ_SECONDS)
 
