@@ -8,6 +8,7 @@ int slm_cmd_run(int argc, char **argv);
 int slm_cmd_tokenize(int argc, char **argv);
 int slm_cmd_synth(int argc, char **argv);
 int slm_cmd_pull(int argc, char **argv);
+int slm_cmd_bench(int argc, char **argv);
 int slm_cmd_serve(int argc, char **argv);
 int slm_cmd_quantize(int argc, char **argv);
 

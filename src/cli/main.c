@@ -17,6 +17,7 @@ static const command COMMANDS[] = {
     {"tokenize", slm_cmd_tokenize, "show how a model's vocabulary tokenizes a text"},
     {"synth", slm_cmd_synth, NULL},
     {"pull", slm_cmd_pull, "download a model file from Hugging Face into the cache"},
+    {"bench", slm_cmd_bench, "measure prompt and generation speed (tokens/s, like llama-bench)"},
     {"serve", slm_cmd_serve, "serve a model over an OpenAI-compatible HTTP API"},
     {"quantize", slm_cmd_quantize, "convert a model's weights to another type (Q4_K_M, Q8_0, ...)"},
 };

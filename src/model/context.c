@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "model/context.h"
+#include "runtime/cpu.h"
 #include "runtime/error.h"
 
 slm_context_params slm_context_default_params(void) {
@@ -74,7 +75,7 @@ slm_status slm_context_new_ex(const slm_model *m, const slm_context_params *p, c
     slm_context_params params = p ? *p : slm_context_default_params();
     if (params.n_ctx == 0) params.n_ctx = (uint32_t)(m->hp.n_ctx_train < 4096 ? m->hp.n_ctx_train : 4096);
     if (params.n_seq == 0) params.n_seq = 1;
-    if (params.n_threads == 0) params.n_threads = (uint32_t)slm_cpu_count();
+    if (params.n_threads == 0) params.n_threads = (uint32_t)slm_cpu_physical_cores();
     if (params.n_ctx > (1u << 24) || params.n_seq > 4096 || params.n_threads > 1024)
         return slm_fail(err, SLM_E_INVALID, "context parameters out of range (n_ctx %u, n_seq %u, n_threads %u)",
                         params.n_ctx, params.n_seq, params.n_threads);
@@ -83,6 +84,7 @@ slm_status slm_context_new_ex(const slm_model *m, const slm_context_params *p, c
     c->model = m;
     c->params = params;
     if (o) c->opts = *o;
+    slm_kernels_select(&c->kern, c->opts.scalar_kernels ? 0 : slm_cpu_features());
     const slm_hparams *hp = &m->hp;
     slm_status s = slm_kv_cache_init(&c->kv, hp->n_layer, params.n_seq, params.n_ctx, hp->n_head_kv * hp->head_dim,
                                      hp->n_head_kv * hp->head_dim_v, params.cache_type_k, params.cache_type_v, err);

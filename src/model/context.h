@@ -11,6 +11,7 @@
 #include "model/model.h"
 #include "runtime/threadpool.h"
 #include "slm.h"
+#include "types/gemm.h"
 
 /* Options that are not part of the public API (tests use them). */
 typedef struct slm_context_options {
@@ -18,6 +19,9 @@ typedef struct slm_context_options {
      * weight type's activation format as llama.cpp does (F16, BF16, Q8_0,
      * Q8_1, Q8_K).  Isolates dequantization from activation rounding. */
     bool f32_activations;
+    /* Use the scalar reference kernels even where SIMD ones exist (they
+     * give the same bits; tests and benchmarks compare the two). */
+    bool scalar_kernels;
 } slm_context_options;
 
 /* Tokens evaluated in one forward pass at most; longer batches are split
@@ -49,6 +53,7 @@ struct slm_context {
     slm_context_options opts;
     slm_kv_cache kv;
     slm_threadpool *pool;
+    slm_kernels kern;       /* chosen for this CPU at creation */
     slm_thread_scratch *ts; /* one per thread */
     slm_scratch s;
 

@@ -70,45 +70,48 @@ typedef struct attention_task {
     const int32_t *pos, *seq;
 } attention_task;
 
-/* softmax in place over n scores: exp(s - max) / sum, the sum in double. */
-static void softmax(float *s, int64_t n) {
-    float max = -INFINITY;
-    for (int64_t j = 0; j < n; j++) max = fmaxf(max, s[j]);
-    double sum = 0.0;
-    for (int64_t j = 0; j < n; j++) {
-        s[j] = expf(s[j] - max);
-        sum += (double)s[j];
-    }
-    float inv = (float)(1.0 / sum);
-    for (int64_t j = 0; j < n; j++) s[j] *= inv;
-}
-
 /* One query head of one token attends to positions 0..pos of its sequence
  * (causal: later tokens of the batch are at later positions).  Query head h
- * reads KV head h / (n_head / n_head_kv). */
+ * reads KV head h / (n_head / n_head_kv).
+ *
+ * Online softmax, one pass over the cache: with M the largest score so far
+ * and S the sum of e^(s - M), a new score s either raises M (the running
+ * output and S are rescaled by e^(M_old - s)) or adds e^(s - M) v to the
+ * output.  The order of positions is fixed, so the result depends only on
+ * the token's own history, never on the batch it came in. */
 static void attend_head(attention_task *a, slm_thread_scratch *ts, int32_t t, int64_t h) {
     slm_context *c = a->c;
+    const slm_kernels *k = &c->kern;
     const slm_hparams *hp = &c->model->hp;
     int64_t hd = hp->head_dim, hdv = hp->head_dim_v;
     int64_t kvh = h / (hp->n_head / hp->n_head_kv);
     int32_t p = a->pos[t], s = a->seq[t];
+    bool k16 = c->kv.type_k == SLM_CACHE_F16, v16 = c->kv.type_v == SLM_CACHE_F16;
     float *q = ts->q;
     memcpy(q, c->s.q + (t * hp->n_head + h) * hd, (size_t)hd * sizeof *q);
     /* ggml multiplies an F16 cache with activations rounded to fp16 */
-    if (c->kv.type_k == SLM_CACHE_F16)
-        for (int64_t i = 0; i < hd; i++) q[i] = slm_f16_to_f32(slm_f32_to_f16(q[i]));
+    if (k16) k->convert[SLM_TYPE_F16](q, q, hd);
     float scale = 1.0f / sqrtf((float)hd);
-    for (int32_t j = 0; j <= p; j++) {
-        slm_kv_load_k(&c->kv, a->layer, s, j, kvh * hd, hd, ts->vec);
-        ts->scores[j] = slm_dot_f32(q, ts->vec, hd) * scale;
-    }
-    softmax(ts->scores, p + 1);
     float *out = c->s.att + (t * hp->n_head + h) * hdv;
     memset(out, 0, (size_t)hdv * sizeof *out);
+    float max = -INFINITY, sum = 0.0f;
     for (int32_t j = 0; j <= p; j++) {
-        slm_kv_load_v(&c->kv, a->layer, s, j, kvh * hdv, hdv, ts->vec);
-        for (int64_t i = 0; i < hdv; i++) out[i] += ts->scores[j] * ts->vec[i];
+        const void *krow = slm_kv_row_k(&c->kv, a->layer, s, j), *vrow = slm_kv_row_v(&c->kv, a->layer, s, j);
+        float score = (k16 ? k->dot_f16((const uint16_t *)krow + kvh * hd, q, hd)
+                           : k->dot_f32((const float *)krow + kvh * hd, q, hd)) * scale;
+        float ms = 1.0f, vs = 1.0f;
+        if (score > max) {
+            ms = expf(max - score); /* 0 for the first position */
+            max = score;
+        } else {
+            vs = expf(score - max);
+        }
+        sum = sum * ms + vs;
+        if (v16) k->scale_add_f16(out, ms, vs, (const uint16_t *)vrow + kvh * hdv, hdv);
+        else k->scale_add_f32(out, ms, vs, (const float *)vrow + kvh * hdv, hdv);
     }
+    float inv = 1.0f / sum;
+    for (int64_t i = 0; i < hdv; i++) out[i] *= inv;
 }
 
 static void attention_units(void *arg, int ith, int nth) {

@@ -81,3 +81,11 @@ void slm_kv_load_v(const slm_kv_cache *kv, int64_t layer, int64_t seq, int64_t p
                    float *dst) {
     load(kv->v, kv->type_v, kv->v_width, row_index(kv, layer, seq, pos), off, n, dst);
 }
+
+const void *slm_kv_row_k(const slm_kv_cache *kv, int64_t layer, int64_t seq, int64_t pos) {
+    return kv->k + row_index(kv, layer, seq, pos) * (size_t)kv->k_width * elem_size(kv->type_k);
+}
+
+const void *slm_kv_row_v(const slm_kv_cache *kv, int64_t layer, int64_t seq, int64_t pos) {
+    return kv->v + row_index(kv, layer, seq, pos) * (size_t)kv->v_width * elem_size(kv->type_v);
+}

@@ -29,4 +29,9 @@ void slm_kv_load_k(const slm_kv_cache *kv, int64_t layer, int64_t seq, int64_t p
 void slm_kv_load_v(const slm_kv_cache *kv, int64_t layer, int64_t seq, int64_t pos, int64_t off, int64_t n,
                    float *dst);
 
+/* The stored key or value row of (layer, seq, pos): uint16_t fp16 values or
+ * floats, as type_k / type_v say.  Attention reads the cache in place. */
+const void *slm_kv_row_k(const slm_kv_cache *kv, int64_t layer, int64_t seq, int64_t pos);
+const void *slm_kv_row_v(const slm_kv_cache *kv, int64_t layer, int64_t seq, int64_t pos);
+
 #endif

@@ -1,11 +1,21 @@
-/* threadpool.c - workers sleep on a condition variable until the generation
- * counter moves, run their share of the task, and report back. */
+/* threadpool.c - workers wait for the generation counter to move, run their
+ * share of the task, and count themselves out.
+ *
+ * A forward pass runs hundreds of short tasks per token, so waiting is a
+ * cheap barrier: spin on the atomic counters for a few microseconds (the next
+ * task usually comes that soon), then sleep on a condition variable.  The
+ * counter is moved under the mutex, so a worker that checks it under the
+ * mutex before sleeping cannot miss a wake-up. */
 #include "runtime/threadpool.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <unistd.h>
+
+/* Polls of a counter before sleeping: some tens of microseconds. */
+#define SPIN_POLLS 20000
 
 struct slm_threadpool {
     int n_threads;
@@ -13,11 +23,11 @@ struct slm_threadpool {
     int n_started;
     pthread_mutex_t lock;
     pthread_cond_t wake; /* a new task or shutdown */
-    pthread_cond_t done; /* a worker finished its share */
-    unsigned long generation;
-    int pending; /* workers still running the current task */
-    bool stop;
-    slm_task_fn fn;
+    pthread_cond_t done; /* the last worker finished its share */
+    atomic_ulong generation;
+    atomic_int pending; /* workers still running the current task */
+    atomic_bool stop;
+    slm_task_fn fn; /* published by the release increment of generation */
     void *arg;
 };
 
@@ -26,25 +36,36 @@ typedef struct worker_arg {
     int ith;
 } worker_arg;
 
-static void *worker_main(void *p) {
-    worker_arg *wa = p;
-    slm_threadpool *pool = wa->pool;
+static bool task_posted(slm_threadpool *p, unsigned long seen) {
+    return atomic_load_explicit(&p->generation, memory_order_acquire) != seen ||
+           atomic_load_explicit(&p->stop, memory_order_acquire);
+}
+
+static void wait_for_task(slm_threadpool *p, unsigned long seen) {
+    for (int i = 0; i < SPIN_POLLS; i++)
+        if (task_posted(p, seen)) return;
+    pthread_mutex_lock(&p->lock);
+    while (!task_posted(p, seen)) pthread_cond_wait(&p->wake, &p->lock);
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void *worker_main(void *arg) {
+    worker_arg *wa = arg;
+    slm_threadpool *p = wa->pool;
     int ith = wa->ith;
     free(wa);
     unsigned long seen = 0;
-    pthread_mutex_lock(&pool->lock);
     for (;;) {
-        while (!pool->stop && pool->generation == seen) pthread_cond_wait(&pool->wake, &pool->lock);
-        if (pool->stop) break;
-        seen = pool->generation;
-        slm_task_fn fn = pool->fn;
-        void *arg = pool->arg;
-        pthread_mutex_unlock(&pool->lock);
-        fn(arg, ith, pool->n_threads);
-        pthread_mutex_lock(&pool->lock);
-        if (--pool->pending == 0) pthread_cond_signal(&pool->done);
+        wait_for_task(p, seen);
+        if (atomic_load_explicit(&p->stop, memory_order_acquire)) break;
+        seen = atomic_load_explicit(&p->generation, memory_order_acquire);
+        p->fn(p->arg, ith, p->n_threads);
+        if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
+            pthread_mutex_lock(&p->lock);
+            pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->lock);
+        }
     }
-    pthread_mutex_unlock(&pool->lock);
     return NULL;
 }
 
@@ -56,6 +77,9 @@ slm_threadpool *slm_threadpool_new(int n_threads) {
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->done, NULL);
+    atomic_init(&p->generation, 0);
+    atomic_init(&p->pending, 0);
+    atomic_init(&p->stop, false);
     if (n_threads > 1) {
         p->workers = calloc((size_t)n_threads - 1, sizeof *p->workers);
         if (!p->workers) {
@@ -84,7 +108,7 @@ slm_threadpool *slm_threadpool_new(int n_threads) {
 void slm_threadpool_free(slm_threadpool *p) {
     if (!p) return;
     pthread_mutex_lock(&p->lock);
-    p->stop = true;
+    atomic_store_explicit(&p->stop, true, memory_order_release);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
     for (int i = 0; i < p->n_started; i++) pthread_join(p->workers[i], NULL);
@@ -102,16 +126,18 @@ void slm_threadpool_run(slm_threadpool *p, slm_task_fn fn, void *arg) {
         fn(arg, 0, 1);
         return;
     }
-    pthread_mutex_lock(&p->lock);
     p->fn = fn;
     p->arg = arg;
-    p->pending = p->n_threads - 1;
-    p->generation++;
+    atomic_store_explicit(&p->pending, p->n_threads - 1, memory_order_relaxed);
+    pthread_mutex_lock(&p->lock);
+    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
     fn(arg, 0, p->n_threads);
+    for (int i = 0; i < SPIN_POLLS; i++)
+        if (atomic_load_explicit(&p->pending, memory_order_acquire) == 0) return;
     pthread_mutex_lock(&p->lock);
-    while (p->pending > 0) pthread_cond_wait(&p->done, &p->lock);
+    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) pthread_cond_wait(&p->done, &p->lock);
     pthread_mutex_unlock(&p->lock);
 }
 

@@ -1,0 +1,62 @@
+/* gemm.h - the kernel set behind slm_matmul: for each weight type, a
+ * function that fills a block of y = W x for a range of weight rows and a
+ * range of tokens, from activations already converted to the type's
+ * activation format (see dot.h).
+ *
+ * One kernel set per instruction set (scalar, AVX2, NEON), chosen once per
+ * context.  DETERMINISM: every kernel computes each output element with one
+ * fixed sequence of arithmetic operations, whatever the row range, the token
+ * range or the tiling; and the SIMD kernels use the scalar reference's own
+ * sequence (integer block sums are exact, the float steps are the same), so
+ * all kernel sets give bitwise identical results. */
+#ifndef SLM_TYPES_GEMM_H
+#define SLM_TYPES_GEMM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "slm.h"
+
+typedef struct slm_gemm_args {
+    slm_type type;        /* weight type */
+    const uint8_t *w;     /* weight rows, GGUF blocks */
+    uint64_t w_stride;    /* bytes per weight row */
+    const void *a;        /* activation rows: floats, or the act_type's blocks */
+    uint64_t a_stride;    /* bytes per activation row */
+    int64_t n;            /* elements per row */
+    float *y;             /* y[t * y_stride + r] */
+    int64_t y_stride;
+    float *row_buf;       /* scratch of n floats (scalar float path) */
+} slm_gemm_args;
+
+/* Computes y for rows [r0, r1) and tokens [t0, t1). */
+typedef void (*slm_gemm_fn)(const slm_gemm_args *g, int64_t r0, int64_t r1, int64_t t0, int64_t t1);
+/* Converts n activations (a multiple of the block size) of one token. */
+typedef void (*slm_act_convert_fn)(const float *x, void *dst, int64_t n);
+
+typedef struct slm_kernels {
+    const char *name;                       /* "scalar", "avx2", "neon" */
+    slm_gemm_fn gemm[SLM_TYPE_COUNT];       /* with converted activations */
+    slm_gemm_fn gemm_f32_act;               /* any type, plain F32 activations */
+    slm_act_convert_fn convert[SLM_TYPE_COUNT]; /* by activation type */
+
+    /* Attention over the KV cache (rows of fp16 or float).  dot_*: slm_dot_f32's
+     * order; scale_add_*: out[i] = out[i] * ms + vs * v[i], or without the
+     * multiply when ms == 1 (the same bits: x * 1 == x). */
+    float (*dot_f16)(const uint16_t *k, const float *q, int64_t n);
+    float (*dot_f32)(const float *k, const float *q, int64_t n);
+    void (*scale_add_f16)(float *out, float ms, float vs, const uint16_t *v, int64_t n);
+    void (*scale_add_f32)(float *out, float ms, float vs, const float *v, int64_t n);
+} slm_kernels;
+
+/* The scalar reference set: loops over slm_dot_traits' vec_dot and slm_dot_f32. */
+void slm_kernels_scalar(slm_kernels *k);
+/* The best set for a SLM_CPU_* feature set (scalar when nothing fits). */
+void slm_kernels_select(slm_kernels *k, unsigned cpu_features);
+
+/* Provided by simd_avx2.c / simd_neon.c where compiled; they overwrite the
+ * entries they accelerate and keep the others. */
+void slm_kernels_avx2(slm_kernels *k);
+void slm_kernels_neon(slm_kernels *k);
+
+#endif

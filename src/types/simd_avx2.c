@@ -1,0 +1,445 @@
+/* simd_avx2.c - x86-64 kernels with AVX2, FMA and F16C (this file alone is
+ * compiled with -mavx2 -mfma -mf16c; gemm.c calls in only when cpuid says
+ * the processor has them).
+ *
+ * Every kernel reproduces the scalar reference of dot.c / quantize_act.c
+ * bit for bit, so that the choice of kernels never changes a result:
+ *
+ *   - Quantized weights: the integer dot product of a block is exact, in any
+ *     order.  Each (row, token) pair gets its 8 int32 partial sums from
+ *     maddubs/madd; a horizontal-add tree turns the partials of 8 pairs into
+ *     one vector holding 8 block sums, and then lane p follows the scalar
+ *     float steps of pair p: sum += (d_w * d_a) * (float)isum.
+ *   - Float weights: 8 lanes, element i in lane i % 8, then the reference's
+ *     pairwise sum.  Multiplies and adds stay separate (no FMA contraction,
+ *     this file is built with -ffp-contract=off).
+ *
+ * Tiles: a tile is R weight rows x T tokens (R*T <= 8 pairs).  Generation
+ * (one token) uses 8 x 1, prompts 4 x 2, so the weights are read once per
+ * tile, not once per token.  The tile shape changes which lanes hold which
+ * pair, never the operations of a pair. */
+#include "types/gemm.h"
+
+#if defined(__x86_64__)
+
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#include "types/dot.h"
+#include "types/types.h"
+
+#define INLINE static inline __attribute__((always_inline))
+#define UNROLL _Pragma("GCC unroll 8")
+
+/* ---- small helpers ---------------------------------------------------------- */
+
+static uint16_t u16_at(const uint8_t *p) {
+    uint16_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static float f16_at(const uint8_t *p) { return _cvtsh_ss(u16_at(p)); }
+
+/* 8 lanes of int32 holding the totals of v[0..7] (each a vector of 8 int32). */
+INLINE __m256i sum_lanes_8(const __m256i v[8]) {
+    __m256i q0 = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+    __m256i q1 = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
+    return _mm256_add_epi32(_mm256_permute2x128_si256(q0, q1, 0x20), _mm256_permute2x128_si256(q0, q1, 0x31));
+}
+
+/* Stores lane p of v to y[token(p) * stride + row(p)], pair p = i * T + j. */
+INLINE void store_pairs(__m256 v, int R, int T, float *y, int64_t stride, int64_t r, int64_t t) {
+    float out[8];
+    _mm256_storeu_ps(out, v);
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++) y[(t + j) * stride + r + i] = out[i * T + j];
+}
+
+/* ---- quantized weights in blocks of 32 (Q8_0 / Q8_1 activations) ------------- */
+
+/* Expands 32 bits into 32 bytes: 0xff where the bit is set. */
+INLINE __m256i bits_to_bytes(uint32_t bits) {
+    const __m256i shuf = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2,
+                                          3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i bit = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
+    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits), shuf);
+    return _mm256_cmpeq_epi8(_mm256_or_si256(v, bit), _mm256_set1_epi64x(-1));
+}
+
+/* 16 bytes of nibbles -> 32 bytes: elements 0..15 the low nibbles, 16..31 the high. */
+INLINE __m256i nibbles_to_bytes(const uint8_t *qs) {
+    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)qs);
+    __m128i lo = _mm_and_si128(b, _mm_set1_epi8(0x0f));
+    __m128i hi = _mm_and_si128(_mm_srli_epi16(b, 4), _mm_set1_epi8(0x0f));
+    return _mm256_set_m128i(hi, lo);
+}
+
+typedef struct q32_layout {
+    int block_bytes, act_bytes; /* weight block, activation block (Q8_0 34, Q8_1 36) */
+    bool has_min;               /* _1 types: x = d q + m, weights unsigned */
+} q32_layout;
+
+INLINE q32_layout layout_of(slm_type type) {
+    switch (type) {
+    case SLM_TYPE_Q4_0: return (q32_layout){18, 34, false};
+    case SLM_TYPE_Q4_1: return (q32_layout){20, 36, true};
+    case SLM_TYPE_Q5_0: return (q32_layout){22, 34, false};
+    case SLM_TYPE_Q5_1: return (q32_layout){24, 36, true};
+    default: return (q32_layout){34, 34, false}; /* Q8_0 */
+    }
+}
+
+/* The 32 weights of a block as bytes: signed (offset removed) for the _0
+ * types, unsigned for the _1 types. */
+INLINE __m256i unpack_q32(slm_type type, const uint8_t *b) {
+    switch (type) {
+    case SLM_TYPE_Q4_0: return _mm256_sub_epi8(nibbles_to_bytes(b + 2), _mm256_set1_epi8(8));
+    case SLM_TYPE_Q4_1: return nibbles_to_bytes(b + 4);
+    case SLM_TYPE_Q5_0: {
+        uint32_t qh;
+        memcpy(&qh, b + 2, 4);
+        __m256i hi = _mm256_and_si256(bits_to_bytes(qh), _mm256_set1_epi8(0x10));
+        return _mm256_sub_epi8(_mm256_or_si256(nibbles_to_bytes(b + 6), hi), _mm256_set1_epi8(16));
+    }
+    case SLM_TYPE_Q5_1: {
+        uint32_t qh;
+        memcpy(&qh, b + 4, 4);
+        __m256i hi = _mm256_and_si256(bits_to_bytes(qh), _mm256_set1_epi8(0x10));
+        return _mm256_or_si256(nibbles_to_bytes(b + 8), hi);
+    }
+    default: return _mm256_loadu_si256((const __m256i *)(const void *)(b + 2));
+    }
+}
+
+/* 8 int32 partial sums of w . a for 32 bytes each (w signed or unsigned). */
+INLINE __m256i dot_bytes(bool w_unsigned, __m256i w, __m256i w_abs, __m256i a) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i p16 = w_unsigned ? _mm256_maddubs_epi16(w, a) : _mm256_maddubs_epi16(w_abs, _mm256_sign_epi8(a, w));
+    return _mm256_madd_epi16(p16, ones);
+}
+
+/* One tile of R rows x T tokens, all blocks. */
+INLINE void tile_q32(slm_type type, const slm_gemm_args *g, int64_t r, int64_t t, int R, int T) {
+    const q32_layout L = layout_of(type);
+    const uint8_t *w = g->w + (uint64_t)r * g->w_stride;
+    const uint8_t *a = (const uint8_t *)g->a + (uint64_t)t * g->a_stride;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t ib = 0; ib < g->n / 32; ib++) {
+        const uint8_t *wb[8], *ab[8];
+        __m256i wq[8], wabs[8], part[8];
+        UNROLL for (int i = 0; i < R; i++) {
+            wb[i] = w + (uint64_t)i * g->w_stride + (uint64_t)ib * L.block_bytes;
+            wq[i] = unpack_q32(type, wb[i]);
+            wabs[i] = L.has_min ? wq[i] : _mm256_sign_epi8(wq[i], wq[i]);
+        }
+        UNROLL for (int j = 0; j < T; j++) ab[j] = a + (uint64_t)j * g->a_stride + (uint64_t)ib * L.act_bytes;
+        UNROLL for (int p = 0; p < 8; p++) part[p] = _mm256_setzero_si256();
+        UNROLL for (int j = 0; j < T; j++) {
+            int off = L.has_min ? 4 : 2;
+            __m256i av = _mm256_loadu_si256((const __m256i *)(const void *)(ab[j] + off));
+            UNROLL for (int i = 0; i < R; i++) part[i * T + j] = dot_bytes(L.has_min, wq[i], wabs[i], av);
+        }
+        __m256 isum = _mm256_cvtepi32_ps(sum_lanes_8(part));
+        uint16_t dw[8] = {0}, da[8] = {0}, mw[8] = {0}, sa[8] = {0};
+        UNROLL for (int i = 0; i < R; i++) UNROLL for (int j = 0; j < T; j++) {
+            dw[i * T + j] = u16_at(wb[i]);
+            da[i * T + j] = u16_at(ab[j]);
+            if (L.has_min) {
+                mw[i * T + j] = u16_at(wb[i] + 2);
+                sa[i * T + j] = u16_at(ab[j] + 2);
+            }
+        }
+        __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)dw)),
+                                 _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)da)));
+        __m256 term = _mm256_mul_ps(d, isum);
+        if (L.has_min) {
+            __m256 ms = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)mw)),
+                                      _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)sa)));
+            term = _mm256_add_ps(term, ms);
+        }
+        acc = _mm256_add_ps(acc, term);
+    }
+    store_pairs(acc, R, T, g->y, g->y_stride, r, t);
+}
+
+/* ---- Q6_K weights (Q8_K activations) ------------------------------------------ */
+
+/* Integer dot of one Q6_K block with one Q8_K block, as 8 int32 partials:
+ * sum over 16 groups of scale * sum((q - 32) * a), the -32 taken out through
+ * the activation's group sums (bsums). */
+INLINE __m256i dot_q6_K_block(const uint8_t *x, const uint8_t *y) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(3);
+    const int8_t *sc = (const int8_t *)(x + 192);
+    const int8_t *q8 = (const int8_t *)(y + 4);
+    __m256i sum = _mm256_setzero_si256();
+    for (int half = 0; half < 2; half++) {
+        const uint8_t *ql = x + 64 * half, *qhp = x + 128 + 32 * half;
+        __m256i l0 = _mm256_loadu_si256((const __m256i *)(const void *)ql);
+        __m256i l1 = _mm256_loadu_si256((const __m256i *)(const void *)(ql + 32));
+        __m256i qh = _mm256_loadu_si256((const __m256i *)(const void *)qhp);
+        __m256i lo[4] = {_mm256_and_si256(l0, m4), _mm256_and_si256(l1, m4),
+                         _mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(_mm256_srli_epi16(l1, 4), m4)};
+        UNROLL for (int k = 0; k < 4; k++) {
+            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), m3);
+            __m256i q = _mm256_or_si256(lo[k], _mm256_slli_epi16(hi, 4));
+            __m256i av = _mm256_loadu_si256((const __m256i *)(const void *)(q8 + 128 * half + 32 * k));
+            int s = 8 * half + 2 * k;
+            __m256i scv = _mm256_set_m128i(_mm_set1_epi16(sc[s + 1]), _mm_set1_epi16(sc[s]));
+            sum = _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_maddubs_epi16(q, av), scv));
+        }
+    }
+    __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)sc));
+    __m256i bsums = _mm256_loadu_si256((const __m256i *)(const void *)(y + 260));
+    __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(sc16, bsums), 5);
+    return _mm256_sub_epi32(sum, corr);
+}
+
+INLINE void tile_q6_K(const slm_gemm_args *g, int64_t r, int64_t t, int R, int T) {
+    const uint8_t *w = g->w + (uint64_t)r * g->w_stride;
+    const uint8_t *a = (const uint8_t *)g->a + (uint64_t)t * g->a_stride;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t ib = 0; ib < g->n / 256; ib++) {
+        __m256i part[8];
+        float dw[8] = {0}, da[8] = {0};
+        UNROLL for (int p = 0; p < 8; p++) part[p] = _mm256_setzero_si256();
+        UNROLL for (int i = 0; i < R; i++) UNROLL for (int j = 0; j < T; j++) {
+            const uint8_t *xb = w + (uint64_t)i * g->w_stride + (uint64_t)ib * 210;
+            const uint8_t *yb = a + (uint64_t)j * g->a_stride + (uint64_t)ib * 292;
+            part[i * T + j] = dot_q6_K_block(xb, yb);
+            dw[i * T + j] = f16_at(xb + 208);
+            memcpy(&da[i * T + j], yb, 4);
+        }
+        __m256 d = _mm256_mul_ps(_mm256_loadu_ps(dw), _mm256_loadu_ps(da));
+        acc = _mm256_add_ps(acc, _mm256_mul_ps(d, _mm256_cvtepi32_ps(sum_lanes_8(part))));
+    }
+    store_pairs(acc, R, T, g->y, g->y_stride, r, t);
+}
+
+/* ---- float weights (F32, F16, BF16) with float activations -------------------- */
+
+INLINE __m256 load_w8(slm_type type, const uint8_t *row, int64_t i) {
+    switch (type) {
+    case SLM_TYPE_F16: return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(row + 2 * i)));
+    case SLM_TYPE_BF16: {
+        __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(const void *)(row + 2 * i)));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(h, 16));
+    }
+    default: return _mm256_loadu_ps((const float *)(const void *)row + i);
+    }
+}
+
+INLINE float load_w1(slm_type type, const uint8_t *row, int64_t i) {
+    switch (type) {
+    case SLM_TYPE_F16: return _cvtsh_ss(u16_at(row + 2 * i));
+    case SLM_TYPE_BF16: {
+        uint32_t u = (uint32_t)u16_at(row + 2 * i) << 16;
+        float f;
+        memcpy(&f, &u, 4);
+        return f;
+    }
+    default: {
+        float f;
+        memcpy(&f, row + 4 * i, 4);
+        return f;
+    }
+    }
+}
+
+/* The tail (n % 8 elements, element i to lane i % 8) and slm_dot_f32's final sum. */
+INLINE float finish_f32(__m256 acc, slm_type type, const uint8_t *row, const float *x, int64_t i, int64_t n) {
+    float lane[8];
+    _mm256_storeu_ps(lane, acc);
+    for (int k = 0; i < n; i++, k++) lane[k] += load_w1(type, row, i) * x[i];
+    return ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
+}
+
+INLINE void tile_float(slm_type type, const slm_gemm_args *g, int64_t r, int64_t t, int R, int T) {
+    const uint8_t *w[8];
+    const float *x[8];
+    __m256 acc[8];
+    UNROLL for (int i = 0; i < R; i++) w[i] = g->w + (uint64_t)(r + i) * g->w_stride;
+    UNROLL for (int j = 0; j < T; j++)
+        x[j] = (const float *)(const void *)((const uint8_t *)g->a + (uint64_t)(t + j) * g->a_stride);
+    UNROLL for (int p = 0; p < R * T; p++) acc[p] = _mm256_setzero_ps();
+    int64_t i0 = 0;
+    for (; i0 + 8 <= g->n; i0 += 8) {
+        __m256 wv[8];
+        UNROLL for (int i = 0; i < R; i++) wv[i] = load_w8(type, w[i], i0);
+        UNROLL for (int j = 0; j < T; j++) {
+            __m256 xv = _mm256_loadu_ps(x[j] + i0);
+            UNROLL for (int i = 0; i < R; i++) acc[i * T + j] = _mm256_add_ps(acc[i * T + j], _mm256_mul_ps(wv[i], xv));
+        }
+    }
+    UNROLL for (int i = 0; i < R; i++) UNROLL for (int j = 0; j < T; j++)
+        g->y[(t + j) * g->y_stride + r + i] = finish_f32(acc[i * T + j], type, w[i], x[j], i0, g->n);
+}
+
+/* ---- tiling ------------------------------------------------------------------- */
+
+/* Walks [r0, r1) x [t0, t1) in tiles: 8 x 1 for one token, RP x TP for more;
+ * the edges get smaller tiles (same per-pair arithmetic). */
+#define DEFINE_GEMM(NAME, TILE, RP, TP)                                                                  \
+    static void NAME(const slm_gemm_args *g, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {           \
+        if (t1 - t0 == 1) {                                                                              \
+            int64_t r = r0;                                                                              \
+            for (; r + 8 <= r1; r += 8) TILE(g, r, t0, 8, 1);                                            \
+            for (; r < r1; r++) TILE(g, r, t0, 1, 1);                                                    \
+            return;                                                                                      \
+        }                                                                                                \
+        int64_t r = r0;                                                                                  \
+        for (; r + RP <= r1; r += RP) {                                                                  \
+            int64_t t = t0;                                                                              \
+            for (; t + TP <= t1; t += TP) TILE(g, r, t, RP, TP);                                         \
+            for (; t < t1; t++) TILE(g, r, t, RP, 1);                                                    \
+        }                                                                                                \
+        for (; r < r1; r++) {                                                                            \
+            int64_t t = t0;                                                                              \
+            for (; t + 8 <= t1; t += 8) TILE(g, r, t, 1, 8);                                             \
+            for (; t < t1; t++) TILE(g, r, t, 1, 1);                                                     \
+        }                                                                                                \
+    }
+
+#define Q4_0_TILE(g, r, t, R, T) tile_q32(SLM_TYPE_Q4_0, g, r, t, R, T)
+#define Q4_1_TILE(g, r, t, R, T) tile_q32(SLM_TYPE_Q4_1, g, r, t, R, T)
+#define Q5_0_TILE(g, r, t, R, T) tile_q32(SLM_TYPE_Q5_0, g, r, t, R, T)
+#define Q5_1_TILE(g, r, t, R, T) tile_q32(SLM_TYPE_Q5_1, g, r, t, R, T)
+#define Q8_0_TILE(g, r, t, R, T) tile_q32(SLM_TYPE_Q8_0, g, r, t, R, T)
+#define Q6_K_TILE(g, r, t, R, T) tile_q6_K(g, r, t, R, T)
+#define F32_TILE(g, r, t, R, T) tile_float(SLM_TYPE_F32, g, r, t, R, T)
+#define F16_TILE(g, r, t, R, T) tile_float(SLM_TYPE_F16, g, r, t, R, T)
+#define BF16_TILE(g, r, t, R, T) tile_float(SLM_TYPE_BF16, g, r, t, R, T)
+
+DEFINE_GEMM(gemm_q4_0, Q4_0_TILE, 4, 2)
+DEFINE_GEMM(gemm_q4_1, Q4_1_TILE, 4, 2)
+DEFINE_GEMM(gemm_q5_0, Q5_0_TILE, 4, 2)
+DEFINE_GEMM(gemm_q5_1, Q5_1_TILE, 4, 2)
+DEFINE_GEMM(gemm_q8_0, Q8_0_TILE, 4, 2)
+DEFINE_GEMM(gemm_q6_K, Q6_K_TILE, 4, 2)
+DEFINE_GEMM(gemm_f32, F32_TILE, 4, 2)
+DEFINE_GEMM(gemm_f16, F16_TILE, 4, 2)
+DEFINE_GEMM(gemm_bf16, BF16_TILE, 4, 2)
+
+/* ---- activation conversion ---------------------------------------------------- */
+
+/* One block of 32: the reference's d = amax/127, q = round_even(x * 127/amax);
+ * returns sum q.  max and the per-element steps are the same operations. */
+static int quantize_32(const float *x, float *d_out, int8_t *q) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 v[4], m = _mm256_setzero_ps();
+    for (int k = 0; k < 4; k++) {
+        v[k] = _mm256_loadu_ps(x + 8 * k);
+        m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[k]));
+    }
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    float amax = _mm_cvtss_f32(m4);
+    __m256 id = _mm256_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
+    *d_out = amax / 127.0f;
+    __m256i i32[4];
+    for (int k = 0; k < 4; k++)
+        i32[k] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[k], id), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    /* packs works per 128-bit lane: put the 4-byte groups back in order */
+    __m256i b = _mm256_packs_epi16(_mm256_packs_epi32(i32[0], i32[1]), _mm256_packs_epi32(i32[2], i32[3]));
+    b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)(void *)q, b);
+    __m256i s = _mm256_add_epi32(_mm256_add_epi32(i32[0], i32[1]), _mm256_add_epi32(i32[2], i32[3]));
+    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+    return _mm_cvtsi128_si32(s4);
+}
+
+static uint16_t to_f16(float f) { return _cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT); }
+
+static void convert_q8_0(const float *x, void *dst, int64_t n) {
+    uint8_t *b = dst;
+    for (int64_t i = 0; i < n; i += 32, x += 32, b += 34) {
+        float d = 0.0f;
+        quantize_32(x, &d, (int8_t *)(b + 2));
+        uint16_t h = to_f16(d);
+        memcpy(b, &h, 2);
+    }
+}
+
+static void convert_q8_1(const float *x, void *dst, int64_t n) {
+    uint8_t *b = dst;
+    for (int64_t i = 0; i < n; i += 32, x += 32, b += 36) {
+        float d = 0.0f;
+        int sum = quantize_32(x, &d, (int8_t *)(b + 4));
+        uint16_t h[2] = {to_f16(d), to_f16(d * (float)sum)}; /* s with the unrounded d */
+        memcpy(b, h, 4);
+    }
+}
+
+static void convert_f16(const float *x, void *out, int64_t n) {
+    float *dst = out;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT)));
+    for (; i < n; i++) dst[i] = _cvtsh_ss(_cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT));
+}
+
+/* ---- attention over the KV cache ------------------------------------------------ */
+
+static float dot_f16(const uint16_t *k, const float *q, int64_t n) {
+    __m256 acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        acc = _mm256_add_ps(acc, _mm256_mul_ps(load_w8(SLM_TYPE_F16, (const uint8_t *)k, i), _mm256_loadu_ps(q + i)));
+    return finish_f32(acc, SLM_TYPE_F16, (const uint8_t *)k, q, i, n);
+}
+
+static float dot_f32(const float *k, const float *q, int64_t n) {
+    __m256 acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_loadu_ps(k + i), _mm256_loadu_ps(q + i)));
+    return finish_f32(acc, SLM_TYPE_F32, (const uint8_t *)k, q, i, n);
+}
+
+INLINE void scale_add(slm_type type, float *out, float ms, float vs, const uint8_t *v, int64_t n) {
+    __m256 msv = _mm256_set1_ps(ms), vsv = _mm256_set1_ps(vs);
+    int64_t i = 0;
+    if (ms == 1.0f) {
+        for (; i + 8 <= n; i += 8)
+            _mm256_storeu_ps(out + i, _mm256_add_ps(_mm256_loadu_ps(out + i), _mm256_mul_ps(vsv, load_w8(type, v, i))));
+        for (; i < n; i++) out[i] = out[i] + vs * load_w1(type, v, i);
+    } else {
+        for (; i + 8 <= n; i += 8)
+            _mm256_storeu_ps(out + i, _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(out + i), msv),
+                                                    _mm256_mul_ps(vsv, load_w8(type, v, i))));
+        for (; i < n; i++) out[i] = out[i] * ms + vs * load_w1(type, v, i);
+    }
+}
+
+static void scale_add_f16(float *out, float ms, float vs, const uint16_t *v, int64_t n) {
+    scale_add(SLM_TYPE_F16, out, ms, vs, (const uint8_t *)v, n);
+}
+
+static void scale_add_f32(float *out, float ms, float vs, const float *v, int64_t n) {
+    scale_add(SLM_TYPE_F32, out, ms, vs, (const uint8_t *)v, n);
+}
+
+void slm_kernels_avx2(slm_kernels *k) {
+    k->name = "avx2";
+    k->gemm[SLM_TYPE_Q4_0] = gemm_q4_0;
+    k->gemm[SLM_TYPE_Q4_1] = gemm_q4_1;
+    k->gemm[SLM_TYPE_Q5_0] = gemm_q5_0;
+    k->gemm[SLM_TYPE_Q5_1] = gemm_q5_1;
+    k->gemm[SLM_TYPE_Q8_0] = gemm_q8_0;
+    k->gemm[SLM_TYPE_Q6_K] = gemm_q6_K;
+    k->gemm[SLM_TYPE_F32] = gemm_f32;
+    k->gemm[SLM_TYPE_F16] = gemm_f16;
+    k->gemm[SLM_TYPE_BF16] = gemm_bf16;
+    k->convert[SLM_TYPE_Q8_0] = convert_q8_0;
+    k->convert[SLM_TYPE_Q8_1] = convert_q8_1;
+    k->convert[SLM_TYPE_F16] = convert_f16;
+    k->dot_f16 = dot_f16;
+    k->dot_f32 = dot_f32;
+    k->scale_add_f16 = scale_add_f16;
+    k->scale_add_f32 = scale_add_f32;
+}
+
+#endif /* __x86_64__ */

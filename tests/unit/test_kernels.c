@@ -1,0 +1,238 @@
+/* test_kernels.c - every kernel of the CPU's best kernel set (AVX2, NEON)
+ * against the scalar reference set on random data: activation converters
+ * byte for byte, gemm bit for bit (the SIMD kernels reproduce the reference's
+ * operations, types/gemm.h), over row lengths that are not multiples of the
+ * SIMD width, ragged row and token ranges, and every tile shape.
+ *
+ * Needs nothing but libslm's kernels (no files, no PCRE2), so that
+ * scripts/test-arm64 can cross-build it and run it under qemu. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "runtime/cpu.h"
+#include "types/dot.h"
+#include "types/gemm.h"
+#include "types/half.h"
+#include "types/types.h"
+
+/* xorshift64*: reproducible random data. */
+static uint64_t rng_state = 0x9e3779b97f4a7c15u;
+static uint64_t rnd(void) {
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return rng_state * 0x2545f4914f6cdd1du;
+}
+static float rnd_float(float scale) { return scale * ((float)(rnd() >> 40) / (float)(1u << 24) * 2.0f - 1.0f); }
+
+/* Random weight rows of a type: random bytes with sane block scales (f16
+ * scales in [-1, 1], never NaN/inf). */
+static void fill_weights(slm_type type, uint8_t *w, int64_t rows, int64_t n) {
+    uint64_t row_bytes = slm_type_row_bytes(type, n);
+    const slm_type_traits *tt = slm_type_traits_of(type);
+    for (uint64_t i = 0; i < row_bytes * (uint64_t)rows; i++) w[i] = (uint8_t)rnd();
+    for (int64_t r = 0; r < rows; r++) {
+        uint8_t *row = w + (uint64_t)r * row_bytes;
+        for (int64_t b = 0; b < n / tt->block_size; b++) {
+            uint8_t *blk = row + (uint64_t)b * tt->block_bytes;
+            uint16_t h;
+            switch (type) {
+            case SLM_TYPE_F32:
+                for (int64_t i = 0; i < 1; i++) {
+                    float f = rnd_float(2.0f);
+                    memcpy(blk, &f, 4);
+                }
+                break;
+            case SLM_TYPE_F16:
+                h = slm_f32_to_f16(rnd_float(2.0f));
+                memcpy(blk, &h, 2);
+                break;
+            case SLM_TYPE_BF16:
+                h = slm_f32_to_bf16(rnd_float(2.0f));
+                memcpy(blk, &h, 2);
+                break;
+            case SLM_TYPE_Q6_K:
+                h = slm_f32_to_f16(rnd_float(0.01f));
+                memcpy(blk + 208, &h, 2);
+                break;
+            case SLM_TYPE_Q4_1:
+            case SLM_TYPE_Q5_1:
+                h = slm_f32_to_f16(rnd_float(0.1f));
+                memcpy(blk + 2, &h, 2);
+                /* fall through */
+            default:
+                h = slm_f32_to_f16(rnd_float(0.1f));
+                memcpy(blk, &h, 2);
+            }
+        }
+    }
+}
+
+static void fill_floats(float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) x[i] = rnd_float(3.0f);
+    if (n > 5) x[3] = 0.0f; /* a zero and a tie-prone value */
+    if (n > 7) x[5] = 0.5f;
+}
+
+static slm_kernels scalar_set, best_set;
+
+static int setup(void **state) {
+    (void)state;
+    slm_kernels_scalar(&scalar_set);
+    slm_kernels_select(&best_set, slm_cpu_features());
+    char feat[64];
+    printf("# kernels under test: %s (cpu: %s)\n", best_set.name, slm_cpu_features_name(slm_cpu_features(), feat, sizeof feat));
+    return 0;
+}
+
+/* Runs one set's gemm over [r0,r1) x [t0,t1) after converting the tokens. */
+static void run_gemm(const slm_kernels *k, slm_type type, bool f32_act, const uint8_t *w, int64_t n_out,
+                     const float *x, int64_t n_tokens, int64_t n, int64_t r0, int64_t r1, int64_t t0, int64_t t1,
+                     float *y) {
+    const slm_dot_traits *dt = slm_dot_traits_of(type);
+    slm_gemm_args g = {.type = type, .w = w, .w_stride = slm_type_row_bytes(type, n), .a = x,
+                       .a_stride = (uint64_t)n * sizeof(float), .n = n, .y = y, .y_stride = n_out};
+    float *row_buf = malloc((size_t)n * sizeof(float));
+    g.row_buf = row_buf;
+    void *act = NULL;
+    slm_gemm_fn gemm = f32_act ? k->gemm_f32_act : k->gemm[type];
+    if (!f32_act && dt->act_type != SLM_TYPE_F32) {
+        bool is_float = dt->act_type == SLM_TYPE_F16 || dt->act_type == SLM_TYPE_BF16;
+        g.a_stride = is_float ? (uint64_t)n * sizeof(float) : slm_type_row_bytes(dt->act_type, n);
+        act = malloc(g.a_stride * (uint64_t)n_tokens);
+        for (int64_t t = 0; t < n_tokens; t++)
+            k->convert[dt->act_type](x + t * n, (uint8_t *)act + (uint64_t)t * g.a_stride, n);
+        g.a = act;
+    }
+    gemm(&g, r0, r1, t0, t1);
+    free(act);
+    free(row_buf);
+}
+
+static void check_type(slm_type type, bool f32_act) {
+    const slm_dot_traits *dt = slm_dot_traits_of(type);
+    uint32_t bs = slm_type_traits_of(type)->block_size;
+    /* row lengths: blocks, and for the float types odd lengths around the SIMD width */
+    const int64_t lens_q[] = {1, 2, 3, 7, 9};
+    const int64_t lens_f[] = {1, 5, 8, 13, 31, 64, 100};
+    bool is_float = bs == 1;
+    size_t n_lens = is_float ? sizeof lens_f / sizeof lens_f[0] : sizeof lens_q / sizeof lens_q[0];
+    for (size_t li = 0; li < n_lens; li++) {
+        int64_t n = is_float ? lens_f[li] : lens_q[li] * (int64_t)bs;
+        const int64_t n_out = 21, n_tokens = 11; /* ragged for every tile shape */
+        uint8_t *w = malloc(slm_type_row_bytes(type, n) * (uint64_t)n_out);
+        float *x = malloc((size_t)(n * n_tokens) * sizeof(float));
+        float *want = calloc((size_t)(n_out * n_tokens), sizeof(float));
+        float *got = calloc((size_t)(n_out * n_tokens), sizeof(float));
+        fill_weights(type, w, n_out, n);
+        fill_floats(x, n * n_tokens);
+        run_gemm(&scalar_set, type, f32_act, w, n_out, x, n_tokens, n, 0, n_out, 0, n_tokens, want);
+        /* the whole block, a single token, and odd sub-ranges */
+        const int64_t ranges[][4] = {{0, n_out, 0, n_tokens}, {0, n_out, 4, 5}, {3, 20, 1, 10}, {5, 6, 0, n_tokens}};
+        for (size_t ri = 0; ri < sizeof ranges / sizeof ranges[0]; ri++) {
+            const int64_t *rg = ranges[ri];
+            memset(got, 0, (size_t)(n_out * n_tokens) * sizeof(float));
+            run_gemm(&best_set, type, f32_act, w, n_out, x, n_tokens, n, rg[0], rg[1], rg[2], rg[3], got);
+            for (int64_t t = rg[2]; t < rg[3]; t++)
+                for (int64_t r = rg[0]; r < rg[1]; r++) {
+                    float a = want[t * n_out + r], b = got[t * n_out + r];
+                    if (memcmp(&a, &b, sizeof a) != 0)
+                        fail_msg("%s%s n=%lld range %zu: y[%lld][%lld] = %.9g, scalar %.9g", slm_type_name(type),
+                                 f32_act ? " (f32 act)" : "", (long long)n, ri, (long long)t, (long long)r, b, a);
+                }
+        }
+        free(w);
+        free(x);
+        free(want);
+        free(got);
+    }
+    (void)dt;
+}
+
+static void test_gemm_all_types(void **state) {
+    (void)state;
+    int checked = 0;
+    for (int t = 0; t < SLM_TYPE_COUNT; t++) {
+        if (!slm_dot_traits_of((slm_type)t) || !slm_type_traits_of((slm_type)t)->to_float) continue;
+        check_type((slm_type)t, false);
+        checked++;
+    }
+    check_type(SLM_TYPE_Q8_0, true);
+    check_type(SLM_TYPE_F16, true);
+    assert_true(checked >= 9);
+}
+
+/* Converters: identical bytes, including values that round to a tie. */
+static void test_convert(void **state) {
+    (void)state;
+    const slm_type acts[] = {SLM_TYPE_Q8_0, SLM_TYPE_Q8_1, SLM_TYPE_Q8_K, SLM_TYPE_F16, SLM_TYPE_BF16};
+    const int64_t n = 512;
+    float x[512];
+    for (int rep = 0; rep < 20; rep++) {
+        fill_floats(x, n);
+        if (rep == 1) memset(x, 0, 32 * sizeof(float)); /* an all-zero block */
+        if (rep == 2)
+            for (int i = 0; i < 32; i++) x[i] = (float)(i - 16) * 0.5f; /* exact halves after scaling */
+        if (rep == 3)
+            for (int i = 0; i < n; i++) x[i] *= 1e-6f; /* fp16 subnormals */
+        for (size_t k = 0; k < sizeof acts / sizeof acts[0]; k++) {
+            slm_type at = acts[k];
+            bool is_float = at == SLM_TYPE_F16 || at == SLM_TYPE_BF16;
+            size_t bytes = is_float ? (size_t)n * sizeof(float) : (size_t)slm_type_row_bytes(at, n);
+            uint8_t want[2048], got[2048];
+            memset(want, 0xAA, sizeof want);
+            memset(got, 0xAA, sizeof got);
+            assert_non_null(scalar_set.convert[at]);
+            assert_non_null(best_set.convert[at]);
+            scalar_set.convert[at](x, want, n);
+            best_set.convert[at](x, got, n);
+            if (memcmp(want, got, bytes) != 0) fail_msg("converter for %s differs (rep %d)", slm_type_name(at), rep);
+        }
+    }
+}
+
+/* Attention helpers: q . k over fp16 / float rows, out = out * ms + vs * v. */
+static void test_attention_kernels(void **state) {
+    (void)state;
+    const int64_t lens[] = {1, 7, 8, 9, 64, 80, 128, 131};
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+        int64_t n = lens[li];
+        float q[160], kf[160], out_a[160], out_b[160];
+        uint16_t kh[160];
+        fill_floats(q, n);
+        fill_floats(kf, n);
+        for (int64_t i = 0; i < n; i++) kh[i] = slm_f32_to_f16(kf[i]);
+        float a = scalar_set.dot_f16(kh, q, n), b = best_set.dot_f16(kh, q, n);
+        assert_memory_equal(&a, &b, sizeof a);
+        a = scalar_set.dot_f32(kf, q, n);
+        b = best_set.dot_f32(kf, q, n);
+        assert_memory_equal(&a, &b, sizeof a);
+        const float ms[] = {1.0f, 0.37f, 0.0f};
+        for (int k = 0; k < 3; k++) {
+            fill_floats(out_a, n);
+            memcpy(out_b, out_a, (size_t)n * sizeof(float));
+            scalar_set.scale_add_f16(out_a, ms[k], 0.81f, kh, n);
+            best_set.scale_add_f16(out_b, ms[k], 0.81f, kh, n);
+            assert_memory_equal(out_a, out_b, (size_t)n * sizeof(float));
+            scalar_set.scale_add_f32(out_a, ms[k], 0.27f, kf, n);
+            best_set.scale_add_f32(out_b, ms[k], 0.27f, kf, n);
+            assert_memory_equal(out_a, out_b, (size_t)n * sizeof(float));
+        }
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_convert),
+        cmocka_unit_test(test_gemm_all_types),
+        cmocka_unit_test(test_attention_kernels),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}
