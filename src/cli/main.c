@@ -20,6 +20,7 @@ static const command COMMANDS[] = {
     {"bench", slm_cmd_bench, "measure prompt and generation speed (tokens/s, like llama-bench)"},
     {"serve", slm_cmd_serve, "serve a model over an OpenAI-compatible HTTP API"},
     {"quantize", slm_cmd_quantize, "convert a model's weights to another type (Q4_K_M, Q8_0, ...)"},
+    {"perplexity", slm_cmd_perplexity, "measure perplexity on a text, or KL divergence from a base model"},
 };
 
 static void usage(FILE *out) {
