@@ -120,29 +120,28 @@ INLINE __m256i dot_bytes(bool w_unsigned, __m256i w, __m256i w_abs, __m256i a) {
     return _mm256_madd_epi16(p16, ones);
 }
 
-/* One tile of R rows x T tokens, all blocks. */
+/* One tile of R rows x T tokens (up to 16 pairs: two vectors of 8), all blocks. */
 INLINE void tile_q32(slm_type type, const slm_gemm_args *g, int64_t r, int64_t t, int R, int T) {
     const q32_layout L = layout_of(type);
+    const int P = R * T, off = L.has_min ? 4 : 2;
     const uint8_t *w = g->w + (uint64_t)r * g->w_stride;
     const uint8_t *a = (const uint8_t *)g->a + (uint64_t)t * g->a_stride;
-    __m256 acc = _mm256_setzero_ps();
+    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
     for (int64_t ib = 0; ib < g->n / 32; ib++) {
         const uint8_t *wb[8], *ab[8];
-        __m256i wq[8], wabs[8], part[8];
+        __m256i wq[8], wabs[8], part[16];
         UNROLL for (int i = 0; i < R; i++) {
             wb[i] = w + (uint64_t)i * g->w_stride + (uint64_t)ib * L.block_bytes;
             wq[i] = unpack_q32(type, wb[i]);
             wabs[i] = L.has_min ? wq[i] : _mm256_sign_epi8(wq[i], wq[i]);
         }
         UNROLL for (int j = 0; j < T; j++) ab[j] = a + (uint64_t)j * g->a_stride + (uint64_t)ib * L.act_bytes;
-        UNROLL for (int p = 0; p < 8; p++) part[p] = _mm256_setzero_si256();
+        UNROLL for (int p = P; p < 16; p++) part[p] = _mm256_setzero_si256();
         UNROLL for (int j = 0; j < T; j++) {
-            int off = L.has_min ? 4 : 2;
             __m256i av = _mm256_loadu_si256((const __m256i *)(const void *)(ab[j] + off));
             UNROLL for (int i = 0; i < R; i++) part[i * T + j] = dot_bytes(L.has_min, wq[i], wabs[i], av);
         }
-        __m256 isum = _mm256_cvtepi32_ps(sum_lanes_8(part));
-        uint16_t dw[8] = {0}, da[8] = {0}, mw[8] = {0}, sa[8] = {0};
+        uint16_t dw[16] = {0}, da[16] = {0}, mw[16] = {0}, sa[16] = {0};
         UNROLL for (int i = 0; i < R; i++) UNROLL for (int j = 0; j < T; j++) {
             dw[i * T + j] = u16_at(wb[i]);
             da[i * T + j] = u16_at(ab[j]);
@@ -151,17 +150,24 @@ INLINE void tile_q32(slm_type type, const slm_gemm_args *g, int64_t r, int64_t t
                 sa[i * T + j] = u16_at(ab[j] + 2);
             }
         }
-        __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)dw)),
-                                 _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)da)));
-        __m256 term = _mm256_mul_ps(d, isum);
-        if (L.has_min) {
-            __m256 ms = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)mw)),
-                                      _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)sa)));
-            term = _mm256_add_ps(term, ms);
+        UNROLL for (int h = 0; h < (P + 7) / 8; h++) {
+            __m256 isum = _mm256_cvtepi32_ps(sum_lanes_8(part + 8 * h));
+            __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(dw + 8 * h))),
+                                     _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(da + 8 * h))));
+            __m256 term = _mm256_mul_ps(d, isum);
+            if (L.has_min) {
+                __m256 ms = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(mw + 8 * h))),
+                                          _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(sa + 8 * h))));
+                term = _mm256_add_ps(term, ms);
+            }
+            acc[h] = _mm256_add_ps(acc[h], term);
         }
-        acc = _mm256_add_ps(acc, term);
     }
-    store_pairs(acc, R, T, g->y, g->y_stride, r, t);
+    float out[16];
+    _mm256_storeu_ps(out, acc[0]);
+    _mm256_storeu_ps(out + 8, acc[1]);
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++) g->y[(t + j) * g->y_stride + r + i] = out[i * T + j];
 }
 
 /* ---- Q6_K weights (Q8_K activations) ------------------------------------------ */
@@ -311,11 +317,15 @@ INLINE void tile_float(slm_type type, const slm_gemm_args *g, int64_t r, int64_t
 #define F16_TILE(g, r, t, R, T) tile_float(SLM_TYPE_F16, g, r, t, R, T)
 #define BF16_TILE(g, r, t, R, T) tile_float(SLM_TYPE_BF16, g, r, t, R, T)
 
-DEFINE_GEMM(gemm_q4_0, Q4_0_TILE, 4, 2)
-DEFINE_GEMM(gemm_q4_1, Q4_1_TILE, 4, 2)
-DEFINE_GEMM(gemm_q5_0, Q5_0_TILE, 4, 2)
-DEFINE_GEMM(gemm_q5_1, Q5_1_TILE, 4, 2)
-DEFINE_GEMM(gemm_q8_0, Q8_0_TILE, 4, 2)
+#ifndef QR
+#define QR 4
+#define QT 4
+#endif
+DEFINE_GEMM(gemm_q4_0, Q4_0_TILE, QR, QT)
+DEFINE_GEMM(gemm_q4_1, Q4_1_TILE, QR, QT)
+DEFINE_GEMM(gemm_q5_0, Q5_0_TILE, QR, QT)
+DEFINE_GEMM(gemm_q5_1, Q5_1_TILE, QR, QT)
+DEFINE_GEMM(gemm_q8_0, Q8_0_TILE, QR, QT)
 DEFINE_GEMM(gemm_q6_K, Q6_K_TILE, 4, 2)
 DEFINE_GEMM(gemm_f32, F32_TILE, 4, 2)
 DEFINE_GEMM(gemm_f16, F16_TILE, 4, 2)
