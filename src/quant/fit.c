@@ -21,26 +21,44 @@ static float signed_absmax(int n, const float *x) {
     return amax < FIT_EPS ? 0.0f : xm;
 }
 
-/* ---- symmetric grid ----------------------------------------------------- */
-
-/* For a fixed rounding L: the best d is sxl/sl2 and the error drop is
+/* ---- symmetric grid -----------------------------------------------------
+ * For a fixed rounding L the best d is sxl/sl2 and the error drops by
  * sxl^2/sl2, so that is the score to maximise. */
-static double sym_score(int n, const float *x, const float *w, const int *L, float *d) {
-    double sxl = 0, sl2 = 0;
-    for (int i = 0; i < n; i++) {
-        sxl += (double)w[i] * x[i] * L[i];
-        sl2 += (double)w[i] * L[i] * L[i];
-    }
-    if (sl2 <= 0) {
-        *d = 0.0f;
-        return 0;
-    }
-    *d = (float)(sxl / sl2);
-    return sxl * sxl / sl2;
-}
 
 static void copy_ints(int n, const int *a, int *b) {
     for (int i = 0; i < n; i++) b[i] = a[i];
+}
+
+/* Round to nearest even in float (the 1.5 * 2^23 trick; |v| < 2^22). */
+static float round_f(float v) { return (v + 12582912.0f) - 12582912.0f; }
+
+/* Rounds x * iscale into [lo, hi] and returns the score of that rounding.
+ * Eight running lanes so the compiler can vectorize it (n % 8 == 0 in
+ * every caller; a tail is handled anyway). */
+static float sym_candidate(int n, int lo, int hi, const float *x, const float *w, float iscale, int *T, float *d) {
+    float sxl[8] = {0}, sl2[8] = {0};
+    float flo = (float)lo, fhi = (float)hi;
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) {
+            float v = iscale * x[i + k];
+            v = v < -4e6f ? -4e6f : v > 4e6f ? 4e6f : v;
+            float l = round_f(v);
+            l = l < flo ? flo : l > fhi ? fhi : l;
+            T[i + k] = (int)l;
+            sxl[k] += w[i + k] * x[i + k] * l;
+            sl2[k] += w[i + k] * l * l;
+        }
+    for (int k = 0; i < n; i++, k++) {
+        float l = (float)clampi(slm_qround(iscale * x[i]), lo, hi);
+        T[i] = (int)l;
+        sxl[k] += w[i] * x[i] * l;
+        sl2[k] += w[i] * l * l;
+    }
+    float a = ((sxl[0] + sxl[4]) + (sxl[1] + sxl[5])) + ((sxl[2] + sxl[6]) + (sxl[3] + sxl[7]));
+    float b = ((sl2[0] + sl2[4]) + (sl2[1] + sl2[5])) + ((sl2[2] + sl2[6]) + (sl2[3] + sl2[7]));
+    *d = b > 0.0f ? a / b : 0.0f;
+    return b > 0.0f ? a * a / b : 0.0f;
 }
 
 float slm_fit_sym(int n, int lo, int hi, const float *x, const float *w, int *L) {
@@ -53,24 +71,21 @@ float slm_fit_sym(int n, int lo, int hi, const float *x, const float *w, int *L)
     double best = -1;
     float best_d = 0.0f;
     const int ends[2] = {hi, lo};
-    int ntry = hi <= 15 ? 9 : 3; /* fine grids gain little from a wide search */
+    int ntry = hi <= 15 ? 5 : 2; /* fine grids gain little from a wide search */
     for (int e = 0; e < 2; e++) {
         if (ends[e] == 0) continue;
         for (int t = -ntry; t <= ntry; t++) {
             float target = (float)ends[e] + (ends[e] > 0 ? 0.1f : -0.1f) * (float)t;
             if (fabsf(target) < 0.5f) continue;
-            float iscale = target / xm;
-            for (int i = 0; i < n; i++) T[i] = clampi(slm_qround(iscale * x[i]), lo, hi);
             float d = 0.0f;
-            double s = sym_score(n, x, w, T, &d);
+            double s = sym_candidate(n, lo, hi, x, w, target / xm, T, &d);
             if (s > best) best = s, best_d = d, copy_ints(n, T, L);
         }
     }
     for (int r = 0; r < REFINE_ROUNDS && best_d != 0.0f; r++) {
-        slm_round_to_grid(n, lo, hi, x, best_d, 0.0f, T);
         float d = 0.0f;
-        double s = sym_score(n, x, w, T, &d);
-        if (!(s > best * (1 + 1e-9))) break;
+        double s = sym_candidate(n, lo, hi, x, w, 1.0f / best_d, T, &d);
+        if (!(s > best * (1 + 1e-6))) break;
         best = s, best_d = d, copy_ints(n, T, L);
     }
     return best_d;
