@@ -46,6 +46,10 @@ static float dot_f16(const uint16_t *k, const float *q, int64_t n) {
     return ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
 }
 
+static void dot_f16_x8(const uint16_t *k, int64_t stride, const float *q, int64_t n, float out[8]) {
+    for (int m = 0; m < 8; m++) out[m] = dot_f16(k + m * stride, q, n);
+}
+
 static void scale_add_f16(float *out, float ms, float vs, const uint16_t *v, int64_t n) {
     if (ms == 1.0f)
         for (int64_t i = 0; i < n; i++) out[i] = out[i] + vs * slm_f16_to_f32(v[i]);
@@ -73,6 +77,7 @@ void slm_kernels_scalar(slm_kernels *k) {
     k->convert[SLM_TYPE_F16] = round_f16;
     k->convert[SLM_TYPE_BF16] = round_bf16;
     k->dot_f16 = dot_f16;
+    k->dot_f16_x8 = dot_f16_x8;
     k->dot_f32 = slm_dot_f32;
     k->scale_add_f16 = scale_add_f16;
     k->scale_add_f32 = scale_add_f32;

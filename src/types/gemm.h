@@ -44,6 +44,8 @@ typedef struct slm_kernels {
      * order; scale_add_*: out[i] = out[i] * ms + vs * v[i], or without the
      * multiply when ms == 1 (the same bits: x * 1 == x). */
     float (*dot_f16)(const uint16_t *k, const float *q, int64_t n);
+    /* dot_f16 of q with 8 rows k, k + stride, ..., k + 7 stride */
+    void (*dot_f16_x8)(const uint16_t *k, int64_t stride, const float *q, int64_t n, float out[8]);
     float (*dot_f32)(const float *k, const float *q, int64_t n);
     void (*scale_add_f16)(float *out, float ms, float vs, const uint16_t *v, int64_t n);
     void (*scale_add_f32)(float *out, float ms, float vs, const float *v, int64_t n);

@@ -402,6 +402,38 @@ static float dot_f16(const uint16_t *k, const float *q, int64_t n) {
     return finish_f32(acc, SLM_TYPE_F16, (const uint8_t *)k, q, i, n);
 }
 
+/* Eight keys at once: lanes of the 8 accumulators transposed, so that the
+ * final pairwise sum runs on vectors in the reference's order. */
+static void dot_f16_x8(const uint16_t *k, int64_t stride, const float *q, int64_t n, float out[8]) {
+    if (n % 8 != 0) {
+        for (int m = 0; m < 8; m++) out[m] = dot_f16(k + m * stride, q, n);
+        return;
+    }
+    __m256 acc[8];
+    for (int m = 0; m < 8; m++) acc[m] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n; i += 8) {
+        __m256 qv = _mm256_loadu_ps(q + i);
+        UNROLL for (int m = 0; m < 8; m++)
+            acc[m] = _mm256_add_ps(acc[m], _mm256_mul_ps(load_w8(SLM_TYPE_F16, (const uint8_t *)(k + m * stride), i), qv));
+    }
+    /* transpose: t[l] holds lane l of acc[0..7] */
+    __m256 u0 = _mm256_unpacklo_ps(acc[0], acc[1]), u1 = _mm256_unpackhi_ps(acc[0], acc[1]);
+    __m256 u2 = _mm256_unpacklo_ps(acc[2], acc[3]), u3 = _mm256_unpackhi_ps(acc[2], acc[3]);
+    __m256 u4 = _mm256_unpacklo_ps(acc[4], acc[5]), u5 = _mm256_unpackhi_ps(acc[4], acc[5]);
+    __m256 u6 = _mm256_unpacklo_ps(acc[6], acc[7]), u7 = _mm256_unpackhi_ps(acc[6], acc[7]);
+    __m256 s0 = _mm256_shuffle_ps(u0, u2, 0x44), s1 = _mm256_shuffle_ps(u0, u2, 0xee);
+    __m256 s2 = _mm256_shuffle_ps(u1, u3, 0x44), s3 = _mm256_shuffle_ps(u1, u3, 0xee);
+    __m256 s4 = _mm256_shuffle_ps(u4, u6, 0x44), s5 = _mm256_shuffle_ps(u4, u6, 0xee);
+    __m256 s6 = _mm256_shuffle_ps(u5, u7, 0x44), s7 = _mm256_shuffle_ps(u5, u7, 0xee);
+    __m256 t0 = _mm256_permute2f128_ps(s0, s4, 0x20), t4 = _mm256_permute2f128_ps(s0, s4, 0x31);
+    __m256 t1 = _mm256_permute2f128_ps(s1, s5, 0x20), t5 = _mm256_permute2f128_ps(s1, s5, 0x31);
+    __m256 t2 = _mm256_permute2f128_ps(s2, s6, 0x20), t6 = _mm256_permute2f128_ps(s2, s6, 0x31);
+    __m256 t3 = _mm256_permute2f128_ps(s3, s7, 0x20), t7 = _mm256_permute2f128_ps(s3, s7, 0x31);
+    __m256 r = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(t0, t4), _mm256_add_ps(t1, t5)),
+                             _mm256_add_ps(_mm256_add_ps(t2, t6), _mm256_add_ps(t3, t7)));
+    _mm256_storeu_ps(out, r);
+}
+
 static float dot_f32(const float *k, const float *q, int64_t n) {
     __m256 acc = _mm256_setzero_ps();
     int64_t i = 0;
@@ -447,6 +479,7 @@ void slm_kernels_avx2(slm_kernels *k) {
     k->convert[SLM_TYPE_Q8_1] = convert_q8_1;
     k->convert[SLM_TYPE_F16] = convert_f16;
     k->dot_f16 = dot_f16;
+    k->dot_f16_x8 = dot_f16_x8;
     k->dot_f32 = dot_f32;
     k->scale_add_f16 = scale_add_f16;
     k->scale_add_f32 = scale_add_f32;

@@ -214,6 +214,15 @@ static void test_attention_kernels(void **state) {
         a = scalar_set.dot_f32(kf, q, n);
         b = best_set.dot_f32(kf, q, n);
         assert_memory_equal(&a, &b, sizeof a);
+        uint16_t keys[8 * 160];
+        float dots[8];
+        for (int m = 0; m < 8; m++)
+            for (int64_t i = 0; i < n; i++) keys[m * 160 + i] = slm_f32_to_f16(rnd_float(2.0f));
+        best_set.dot_f16_x8(keys, 160, q, n, dots);
+        for (int m = 0; m < 8; m++) {
+            a = scalar_set.dot_f16(keys + m * 160, q, n);
+            assert_memory_equal(&a, &dots[m], sizeof a);
+        }
         const float ms[] = {1.0f, 0.37f, 0.0f};
         for (int k = 0; k < 3; k++) {
             fill_floats(out_a, n);
