@@ -64,8 +64,14 @@ void slm_quantize_row(slm_type t, const float *x, void *dst, int64_t n, const fl
     int bs = (int)slm_type_block_size(t);
     uint32_t bb = slm_type_block_bytes(t);
     float w[256];
+    /* 8-bit steps are so fine that favouring large weights only costs the
+     * small ones: Q8_0 minimises the plain squared error (or the imatrix's). */
+    bool plain = t == SLM_TYPE_Q8_0;
     for (int64_t i = 0; i < n; i += bs, out += bb) {
-        slm_quant_weights(bs, x + i, imatrix ? imatrix + i : NULL, w);
+        if (plain)
+            for (int k = 0; k < bs; k++) w[k] = imatrix ? imatrix[i + k] + 1e-20f : 1.0f;
+        else
+            slm_quant_weights(bs, x + i, imatrix ? imatrix + i : NULL, w);
         fn(x + i, w, out);
     }
 }
