@@ -7,7 +7,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 PROMPT     ?= Once upon a time
 SLM        := $(BUILD)/slm
 
-.PHONY: all deps build run test asan fuzz install clean
+.PHONY: all deps build run test asan fuzz test-arm64 install clean
 
 all: build
 
@@ -43,6 +43,12 @@ fuzz: deps
 	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLM_FUZZ=ON -DSLM_TESTS=OFF -DSLM_CLI=OFF >/dev/null
 	@MAKEFLAGS= MAKELEVEL= cmake --build build-fuzz -j $(JOBS)
 	@scripts/run-fuzzers build-fuzz $(FUZZ_SECONDS)
+
+# The SIMD kernel tests cross-compiled for aarch64 (NEON, with and without
+# dotprod) and run under qemu-user.
+test-arm64:
+	@SLM_DEPS_EXTRA="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static" scripts/install-deps
+	@SLM_REQUIRE_ARM64=1 scripts/test-arm64
 
 install: build
 	cmake --install $(BUILD)
