@@ -41,7 +41,7 @@ FUZZ_SECONDS ?= 60
 fuzz: deps
 	@SLM_DEPS_EXTRA="clang libclang-rt-14-dev" scripts/install-deps
 	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLM_FUZZ=ON -DSLM_TESTS=OFF -DSLM_CLI=OFF >/dev/null
-	@MAKEFLAGS= MAKELEVEL= cmake --build build-fuzz -j $(JOBS)
+	@MAKEFLAGS= MAKELEVEL= cmake --build build-fuzz -j $(JOBS) --target fuzzers
 	@scripts/run-fuzzers build-fuzz $(FUZZ_SECONDS)
 
 # The SIMD kernel tests cross-compiled for aarch64 (NEON, with and without
