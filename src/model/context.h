@@ -76,5 +76,9 @@ void slm_forward(slm_context *c, int32_t n, const slm_token *tokens, const int32
 
 /* y[t] = W x[t] for n_tokens rows of x ([n_tokens][n_in] -> [n_tokens][n_out]). */
 void slm_matmul(slm_context *c, const slm_matrix *w, const float *x, int64_t n_tokens, float *y);
+/* y[m] = w[m] x for n_mats <= 3 matrices of the same input width, in one pass
+ * (the same bits as n_mats slm_matmul calls). */
+void slm_matmul_shared(slm_context *c, int n_mats, const slm_matrix *const *w, const float *x, int64_t n_tokens,
+                       float *const *y);
 
 #endif

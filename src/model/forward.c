@@ -146,9 +146,7 @@ static void transformer_block(slm_context *c, const slm_layer *L, int64_t il, in
     int64_t n_embd = hp->n_embd;
 
     rms_norm(s->x, L->attn_norm, hp->norm_eps, n_embd, n, s->xn);
-    slm_matmul(c, &L->wq, s->xn, n, s->q);
-    slm_matmul(c, &L->wk, s->xn, n, s->k);
-    slm_matmul(c, &L->wv, s->xn, n, s->v);
+    slm_matmul_shared(c, 3, (const slm_matrix *[]){&L->wq, &L->wk, &L->wv}, s->xn, n, (float *[]){s->q, s->k, s->v});
     add_bias(s->q, L->bq, L->wq.n_out, n);
     add_bias(s->k, L->bk, L->wk.n_out, n);
     add_bias(s->v, L->bv, L->wv.n_out, n);
@@ -161,8 +159,7 @@ static void transformer_block(slm_context *c, const slm_layer *L, int64_t il, in
     add_residual(s->x, s->tmp, n * n_embd);
 
     rms_norm(s->x, L->ffn_norm, hp->norm_eps, n_embd, n, s->xn);
-    slm_matmul(c, &L->ffn_gate, s->xn, n, s->gate);
-    slm_matmul(c, &L->ffn_up, s->xn, n, s->up);
+    slm_matmul_shared(c, 2, (const slm_matrix *[]){&L->ffn_gate, &L->ffn_up}, s->xn, n, (float *[]){s->gate, s->up});
     swiglu(s->gate, s->up, n * hp->n_ff);
     slm_matmul(c, &L->ffn_down, s->gate, n, s->tmp);
     add_residual(s->x, s->tmp, n * n_embd);
