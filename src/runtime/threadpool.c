@@ -3,9 +3,14 @@
  *
  * A forward pass runs hundreds of short tasks per token, so waiting is a
  * cheap barrier: spin on the atomic counters for a few microseconds (the next
- * task usually comes that soon), then sleep on a condition variable.  The
- * counter is moved under the mutex, so a worker that checks it under the
- * mutex before sleeping cannot miss a wake-up. */
+ * task usually comes that soon), then sleep on a condition variable.
+ *
+ * The mutex is taken only when someone sleeps.  A sleeper announces itself
+ * (n_sleeping, main_sleeping) under the mutex and then checks the counter;
+ * the poster moves the counter and then checks for sleepers, both with
+ * sequentially consistent atomics, so at least one of the two sees the
+ * other: either the sleeper never sleeps, or the poster takes the mutex and
+ * signals it. */
 #include "runtime/threadpool.h"
 
 #include <pthread.h>
@@ -27,6 +32,8 @@ struct slm_threadpool {
     atomic_ulong generation;
     atomic_int pending; /* workers still running the current task */
     atomic_bool stop;
+    atomic_int n_sleeping;    /* workers in (or about to enter) cond_wait on wake */
+    atomic_bool main_sleeping; /* the caller waits on done */
     slm_task_fn fn; /* published by the release increment of generation */
     void *arg;
 };
@@ -45,7 +52,9 @@ static void wait_for_task(slm_threadpool *p, unsigned long seen) {
     for (int i = 0; i < SPIN_POLLS; i++)
         if (task_posted(p, seen)) return;
     pthread_mutex_lock(&p->lock);
+    atomic_fetch_add(&p->n_sleeping, 1);
     while (!task_posted(p, seen)) pthread_cond_wait(&p->wake, &p->lock);
+    atomic_fetch_sub(&p->n_sleeping, 1);
     pthread_mutex_unlock(&p->lock);
 }
 
@@ -60,7 +69,7 @@ static void *worker_main(void *arg) {
         if (atomic_load_explicit(&p->stop, memory_order_acquire)) break;
         seen = atomic_load_explicit(&p->generation, memory_order_acquire);
         p->fn(p->arg, ith, p->n_threads);
-        if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
+        if (atomic_fetch_sub(&p->pending, 1) == 1 && atomic_load(&p->main_sleeping)) {
             pthread_mutex_lock(&p->lock);
             pthread_cond_signal(&p->done);
             pthread_mutex_unlock(&p->lock);
@@ -80,6 +89,8 @@ slm_threadpool *slm_threadpool_new(int n_threads) {
     atomic_init(&p->generation, 0);
     atomic_init(&p->pending, 0);
     atomic_init(&p->stop, false);
+    atomic_init(&p->n_sleeping, 0);
+    atomic_init(&p->main_sleeping, false);
     if (n_threads > 1) {
         p->workers = calloc((size_t)n_threads - 1, sizeof *p->workers);
         if (!p->workers) {
@@ -129,15 +140,19 @@ void slm_threadpool_run(slm_threadpool *p, slm_task_fn fn, void *arg) {
     p->fn = fn;
     p->arg = arg;
     atomic_store_explicit(&p->pending, p->n_threads - 1, memory_order_relaxed);
-    pthread_mutex_lock(&p->lock);
-    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
-    pthread_cond_broadcast(&p->wake);
-    pthread_mutex_unlock(&p->lock);
+    atomic_fetch_add(&p->generation, 1);
+    if (atomic_load(&p->n_sleeping) > 0) {
+        pthread_mutex_lock(&p->lock);
+        pthread_cond_broadcast(&p->wake);
+        pthread_mutex_unlock(&p->lock);
+    }
     fn(arg, 0, p->n_threads);
     for (int i = 0; i < SPIN_POLLS; i++)
         if (atomic_load_explicit(&p->pending, memory_order_acquire) == 0) return;
     pthread_mutex_lock(&p->lock);
-    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) pthread_cond_wait(&p->done, &p->lock);
+    atomic_store(&p->main_sleeping, true);
+    while (atomic_load(&p->pending) > 0) pthread_cond_wait(&p->done, &p->lock);
+    atomic_store(&p->main_sleeping, false);
     pthread_mutex_unlock(&p->lock);
 }
 
