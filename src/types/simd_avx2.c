@@ -79,29 +79,30 @@ INLINE __m256i nibbles_to_bytes(const uint8_t *qs) {
 typedef struct q32_layout {
     int block_bytes, act_bytes; /* weight block, activation block (Q8_0 34, Q8_1 36) */
     bool has_min;               /* _1 types: x = d q + m, weights unsigned */
+    int offset;                 /* Q4_0, Q5_0: stored unsigned, the weight is q - offset */
 } q32_layout;
 
 INLINE q32_layout layout_of(slm_type type) {
     switch (type) {
-    case SLM_TYPE_Q4_0: return (q32_layout){18, 34, false};
-    case SLM_TYPE_Q4_1: return (q32_layout){20, 36, true};
-    case SLM_TYPE_Q5_0: return (q32_layout){22, 34, false};
-    case SLM_TYPE_Q5_1: return (q32_layout){24, 36, true};
-    default: return (q32_layout){34, 34, false}; /* Q8_0 */
+    case SLM_TYPE_Q4_0: return (q32_layout){18, 34, false, 8};
+    case SLM_TYPE_Q4_1: return (q32_layout){20, 36, true, 0};
+    case SLM_TYPE_Q5_0: return (q32_layout){22, 34, false, 16};
+    case SLM_TYPE_Q5_1: return (q32_layout){24, 36, true, 0};
+    default: return (q32_layout){34, 34, false, 0}; /* Q8_0 */
     }
 }
 
-/* The 32 weights of a block as bytes: signed (offset removed) for the _0
- * types, unsigned for the _1 types. */
+/* The 32 weights of a block as bytes: signed for Q8_0, the stored unsigned
+ * values for the others (the _0 types' offset is taken off later). */
 INLINE __m256i unpack_q32(slm_type type, const uint8_t *b) {
     switch (type) {
-    case SLM_TYPE_Q4_0: return _mm256_sub_epi8(nibbles_to_bytes(b + 2), _mm256_set1_epi8(8));
+    case SLM_TYPE_Q4_0: return nibbles_to_bytes(b + 2);
     case SLM_TYPE_Q4_1: return nibbles_to_bytes(b + 4);
     case SLM_TYPE_Q5_0: {
         uint32_t qh;
         memcpy(&qh, b + 2, 4);
         __m256i hi = _mm256_and_si256(bits_to_bytes(qh), _mm256_set1_epi8(0x10));
-        return _mm256_sub_epi8(_mm256_or_si256(nibbles_to_bytes(b + 6), hi), _mm256_set1_epi8(16));
+        return _mm256_or_si256(nibbles_to_bytes(b + 6), hi);
     }
     case SLM_TYPE_Q5_1: {
         uint32_t qh;
@@ -113,10 +114,14 @@ INLINE __m256i unpack_q32(slm_type type, const uint8_t *b) {
     }
 }
 
-/* 8 int32 partial sums of w . a for 32 bytes each (w signed or unsigned). */
-INLINE __m256i dot_bytes(bool w_unsigned, __m256i w, __m256i w_abs, __m256i a) {
+/* 8 int32 partial sums of (w - offset) . a for 32 bytes each: w signed
+ * (Q8_0, through |w| and a's sign flipped with w's), or unsigned, the offset
+ * then taken off the pair sums as a_off = offset * (a0 + a1) (no int16 can
+ * overflow: |w a0 + w a1| <= 31 * 127 * 2, a_off <= 16 * 254). */
+INLINE __m256i dot_bytes(bool w_unsigned, __m256i w, __m256i w_abs, __m256i a, __m256i a_off) {
     const __m256i ones = _mm256_set1_epi16(1);
-    __m256i p16 = w_unsigned ? _mm256_maddubs_epi16(w, a) : _mm256_maddubs_epi16(w_abs, _mm256_sign_epi8(a, w));
+    __m256i p16 = w_unsigned ? _mm256_sub_epi16(_mm256_maddubs_epi16(w, a), a_off)
+                             : _mm256_maddubs_epi16(w_abs, _mm256_sign_epi8(a, w));
     return _mm256_madd_epi16(p16, ones);
 }
 
@@ -166,13 +171,15 @@ INLINE void tile_q32(slm_type type, const slm_gemm_args *g, int64_t r, int64_t t
         UNROLL for (int i = 0; i < R; i++) {
             wb[i] = w + (uint64_t)i * g->w_stride + (uint64_t)ib * L.block_bytes;
             wq[i] = unpack_q32(type, wb[i]);
-            wabs[i] = L.has_min ? wq[i] : _mm256_sign_epi8(wq[i], wq[i]);
+            wabs[i] = type == SLM_TYPE_Q8_0 ? _mm256_sign_epi8(wq[i], wq[i]) : wq[i];
         }
         UNROLL for (int j = 0; j < T; j++) ab[j] = a + (uint64_t)j * g->a_stride + (uint64_t)ib * L.act_bytes;
         UNROLL for (int p = P; p < 16; p++) part[p] = _mm256_setzero_si256();
         UNROLL for (int j = 0; j < T; j++) {
             __m256i av = _mm256_loadu_si256((const __m256i *)(const void *)(ab[j] + off));
-            UNROLL for (int i = 0; i < R; i++) part[i * T + j] = dot_bytes(L.has_min, wq[i], wabs[i], av);
+            __m256i a_off = L.offset ? _mm256_maddubs_epi16(_mm256_set1_epi8((char)L.offset), av) : _mm256_setzero_si256();
+            UNROLL for (int i = 0; i < R; i++)
+                part[i * T + j] = dot_bytes(type != SLM_TYPE_Q8_0, wq[i], wabs[i], av, a_off);
         }
         __m256 d[2], ms[2];
         pair_scales(wb, ab, 0, R, T, d);
