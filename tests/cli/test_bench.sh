@@ -4,16 +4,11 @@
 # positive), --scalar names the reference kernels, bad options fail.
 # usage: test_bench.sh PATH_TO_SLM        (exit 77 = skipped: no shared data)
 set -u
-SLM=$(realpath "$1")
-REPO=$(cd "$(dirname "$0")/../.." && pwd)
-DATA=${SLM_TEST_DATA:-$REPO/../shared}
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 MODEL=$DATA/models/stories260K.gguf
 
-if [ ! -f "$MODEL" ]; then
-    echo "missing $MODEL (set SLM_TEST_DATA)"
-    [ "${CI:-}" = true ] && exit 1
-    exit 77
-fi
+require_data "$MODEL"
 
 TMP=$(mktemp -d /tmp/slm-bench-test.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT

@@ -4,17 +4,12 @@
 # not depend on the thread count, context errors, a missing model, Ctrl-C.
 # usage: test_run.sh PATH_TO_SLM        (exit 77 = skipped: no shared data)
 set -u
-SLM=$(realpath "$1")
-REPO=$(cd "$(dirname "$0")/../.." && pwd)
-DATA=${SLM_TEST_DATA:-$REPO/../shared}
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 MODEL=$DATA/models/stories260K.gguf
 REF=$DATA/reference/stories260K
 
-if [ ! -f "$MODEL" ] || [ ! -f "$REF/stories260K-reference.json" ]; then
-    echo "missing $MODEL or $REF (set SLM_TEST_DATA)"
-    [ "${CI:-}" = true ] && exit 1
-    exit 77
-fi
+require_data "$MODEL" "$REF/stories260K-reference.json"
 
 TMP=$(mktemp -d /tmp/slm-run-test.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
