@@ -165,7 +165,14 @@ INLINE void tile_q32(slm_type type, const slm_gemm_args *g, int64_t r, int64_t t
     const uint8_t *w = g->w + (uint64_t)r * g->w_stride;
     const uint8_t *a = (const uint8_t *)g->a + (uint64_t)t * g->a_stride;
     __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    /* one token: the tile's rows are streamed once, so ask for the next
+     * tile's bytes (contiguous after these) a block's worth ahead per step */
+    const uintptr_t next = (uintptr_t)(w + (uint64_t)R * g->w_stride);
+    const int pf_lines = (R * L.block_bytes + 63) / 64 + 1;
     for (int64_t ib = 0; ib < g->n / 32; ib++) {
+        if (T == 1 && R == 8)
+            for (int l = 0; l < pf_lines; l++)
+                _mm_prefetch((const char *)(next + (uint64_t)(ib * pf_lines + l) * 64), _MM_HINT_T0);
         const uint8_t *wb[8], *ab[8];
         __m256i wq[8], wabs[8], part[16];
         UNROLL for (int i = 0; i < R; i++) {
