@@ -57,6 +57,17 @@ INLINE void store_pairs(__m256 v, int R, int T, float *y, int64_t stride, int64_
         for (int j = 0; j < T; j++) y[(t + j) * stride + r + i] = out[i * T + j];
 }
 
+/* For one token each weight row is read once, as a stream: while a tile of
+ * R rows walks its blocks, ask for the next tile's bytes (they follow these
+ * rows), a little more than a block of R rows per step, so that they arrive
+ * before the tile needs them.  Prefetching never faults, so the address may
+ * pass the matrix's end. */
+INLINE void prefetch_next_tile(const slm_gemm_args *g, const uint8_t *w, int R, int64_t ib, int block_bytes) {
+    const uintptr_t next = (uintptr_t)(w + (uint64_t)R * g->w_stride);
+    const int lines = (R * block_bytes + 63) / 64 + 1;
+    for (int l = 0; l < lines; l++) _mm_prefetch((const char *)(next + (uint64_t)(ib * lines + l) * 64), _MM_HINT_T0);
+}
+
 /* ---- quantized weights in blocks of 32 (Q8_0 / Q8_1 activations) ------------- */
 
 /* Expands 32 bits into 32 bytes: 0xff where the bit is set. */
@@ -165,14 +176,8 @@ INLINE void tile_q32(slm_type type, const slm_gemm_args *g, int64_t r, int64_t t
     const uint8_t *w = g->w + (uint64_t)r * g->w_stride;
     const uint8_t *a = (const uint8_t *)g->a + (uint64_t)t * g->a_stride;
     __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-    /* one token: the tile's rows are streamed once, so ask for the next
-     * tile's bytes (contiguous after these) a block's worth ahead per step */
-    const uintptr_t next = (uintptr_t)(w + (uint64_t)R * g->w_stride);
-    const int pf_lines = (R * L.block_bytes + 63) / 64 + 1;
     for (int64_t ib = 0; ib < g->n / 32; ib++) {
-        if (T == 1 && R == 8)
-            for (int l = 0; l < pf_lines; l++)
-                _mm_prefetch((const char *)(next + (uint64_t)(ib * pf_lines + l) * 64), _MM_HINT_T0);
+        if (T == 1 && R == 8) prefetch_next_tile(g, w, R, ib, L.block_bytes);
         const uint8_t *wb[8], *ab[8];
         __m256i wq[8], wabs[8], part[16];
         UNROLL for (int i = 0; i < R; i++) {
@@ -241,6 +246,7 @@ INLINE void tile_q6_K(const slm_gemm_args *g, int64_t r, int64_t t, int R, int T
     const uint8_t *a = (const uint8_t *)g->a + (uint64_t)t * g->a_stride;
     __m256 acc = _mm256_setzero_ps();
     for (int64_t ib = 0; ib < g->n / 256; ib++) {
+        if (T == 1 && R == 8) prefetch_next_tile(g, w, R, ib, 210);
         __m256i part[8];
         float dw[8] = {0}, da[8] = {0};
         UNROLL for (int p = 0; p < 8; p++) part[p] = _mm256_setzero_si256();
