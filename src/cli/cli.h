@@ -12,5 +12,6 @@ int slm_cmd_bench(int argc, char **argv);
 int slm_cmd_serve(int argc, char **argv);
 int slm_cmd_quantize(int argc, char **argv);
 int slm_cmd_perplexity(int argc, char **argv);
+int slm_cmd_imatrix(int argc, char **argv);
 
 #endif

@@ -21,6 +21,7 @@ static const command COMMANDS[] = {
     {"serve", slm_cmd_serve, "serve a model over an OpenAI-compatible HTTP API"},
     {"quantize", slm_cmd_quantize, "convert a model's weights to another type (Q4_K_M, Q8_0, ...)"},
     {"perplexity", slm_cmd_perplexity, "measure perplexity on a text, or KL divergence from a base model"},
+    {"imatrix", slm_cmd_imatrix, "collect an importance matrix from a calibration text (for quantize --imatrix)"},
 };
 
 static void usage(FILE *out) {

@@ -22,6 +22,12 @@ typedef struct slm_context_options {
     /* Use the scalar reference kernels even where SIMD ones exist (they
      * give the same bits; tests and benchmarks compare the two). */
     bool scalar_kernels;
+    /* When set, called before every matrix multiplication with its F32
+     * input ([n_tokens][n_in], before any conversion) and the weight's
+     * tensor name: `slm imatrix` collects activation statistics this way.
+     * Matrices that share an input are then multiplied one by one. */
+    void (*observe)(void *user, const char *tensor_name, const float *x, int64_t n_in, int64_t n_tokens);
+    void *observe_user;
 } slm_context_options;
 
 /* Tokens evaluated in one forward pass at most; longer batches are split

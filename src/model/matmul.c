@@ -95,6 +95,7 @@ static void run(slm_context *c, matmul_task *t) {
 }
 
 void slm_matmul(slm_context *c, const slm_matrix *w, const float *x, int64_t n_tokens, float *y) {
+    if (c->opts.observe) c->opts.observe(c->opts.observe_user, w->name, x, w->n_in, n_tokens);
     matmul_task t = {.c = c, .n_mats = 1, .n_tokens = n_tokens, .x = x};
     prepare(c, w, &t, 0, y);
     run(c, &t);
@@ -104,7 +105,7 @@ void slm_matmul_shared(slm_context *c, int n_mats, const slm_matrix *const *w, c
                        float *const *y) {
     matmul_task t = {.c = c, .n_mats = n_mats, .n_tokens = n_tokens, .x = x};
     slm_act_convert_fn convert = NULL;
-    bool shared = n_mats <= MAX_SHARED;
+    bool shared = n_mats <= MAX_SHARED && !c->opts.observe; /* observers see each matrix by name */
     for (int m = 0; shared && m < n_mats; m++) {
         prepare(c, w[m], &t, m, y[m]);
         if (m == 0) convert = t.convert;

@@ -1,0 +1,148 @@
+/* imatrix_collect.c - accumulating activation statistics and writing them
+ * (format in imatrix.h). */
+#include "quant/imatrix_collect.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/error.h"
+
+typedef struct collect_entry {
+    char *name;
+    int64_t n_in;
+    int64_t count;  /* tokens summed */
+    double *sum2;   /* n_in sums of squares (double: millions of tokens lose no precision) */
+} collect_entry;
+
+struct slm_imatrix_collector {
+    collect_entry *e;
+    uint64_t n, cap;
+    /* the first problem met inside the hook, which cannot report it */
+    slm_status failed;
+    char failure[256];
+};
+
+slm_status slm_imatrix_collector_new(slm_imatrix_collector **out, slm_error *err) {
+    *out = calloc(1, sizeof **out);
+    return *out ? SLM_OK : slm_fail(err, SLM_E_NOMEM, "imatrix: out of memory");
+}
+
+void slm_imatrix_collector_free(slm_imatrix_collector *c) {
+    if (!c) return;
+    for (uint64_t i = 0; i < c->n; i++) {
+        free(c->e[i].name);
+        free(c->e[i].sum2);
+    }
+    free(c->e);
+    free(c);
+}
+
+uint64_t slm_imatrix_collector_n_entries(const slm_imatrix_collector *c) { return c->n; }
+
+static collect_entry *find(const slm_imatrix_collector *c, const char *name) {
+    for (uint64_t i = 0; i < c->n; i++)
+        if (strcmp(c->e[i].name, name) == 0) return &c->e[i];
+    return NULL;
+}
+
+static void fail_once(slm_imatrix_collector *c, slm_status s, const char *what, const char *name) {
+    if (c->failed) return;
+    c->failed = s;
+    snprintf(c->failure, sizeof c->failure, "%s '%s'", what, name);
+}
+
+static collect_entry *add(slm_imatrix_collector *c, const char *name, int64_t n_in) {
+    if (c->n == c->cap) {
+        uint64_t cap = c->cap ? 2 * c->cap : 64;
+        collect_entry *e = realloc(c->e, cap * sizeof *e);
+        if (!e) return NULL;
+        c->e = e, c->cap = cap;
+    }
+    collect_entry *e = &c->e[c->n];
+    *e = (collect_entry){.name = malloc(strlen(name) + 1), .n_in = n_in,
+                         .sum2 = calloc((size_t)n_in, sizeof(double))};
+    if (!e->name || !e->sum2) {
+        free(e->name);
+        free(e->sum2);
+        return NULL;
+    }
+    strcpy(e->name, name);
+    c->n++;
+    return e;
+}
+
+void slm_imatrix_observe(void *collector, const char *name, const float *x, int64_t n_in, int64_t n_tokens) {
+    slm_imatrix_collector *c = collector;
+    if (c->failed) return;
+    collect_entry *e = find(c, name);
+    if (!e && !(e = add(c, name, n_in))) {
+        fail_once(c, SLM_E_NOMEM, "out of memory for matrix", name);
+        return;
+    }
+    if (e->n_in != n_in) {
+        fail_once(c, SLM_E_INVALID, "inputs of two different widths for matrix", name);
+        return;
+    }
+    for (int64_t t = 0; t < n_tokens; t++) {
+        const float *row = x + t * n_in;
+        for (int64_t i = 0; i < n_in; i++) e->sum2[i] += (double)row[i] * row[i];
+    }
+    e->count += n_tokens;
+}
+
+const double *slm_imatrix_collector_sums(const slm_imatrix_collector *c, const char *name, int64_t *n_in,
+                                         int64_t *count) {
+    const collect_entry *e = find(c, name);
+    if (!e) return NULL;
+    *n_in = e->n_in;
+    *count = e->count;
+    return e->sum2;
+}
+
+static slm_status write_metadata(slm_gguf_writer *w, const slm_imatrix_info *info, slm_error *err) {
+    slm_status s = slm_gguf_writer_set_str(w, "general.type", "imatrix", err);
+    if (!s && info && info->dataset) {
+        slm_str d = {.ptr = info->dataset, .len = strlen(info->dataset)};
+        s = slm_gguf_writer_set_arr_str(w, "imatrix.datasets", &d, 1, err);
+    }
+    if (!s && info) s = slm_gguf_writer_set_u32(w, "imatrix.chunk_count", info->chunk_count, err);
+    if (!s && info) s = slm_gguf_writer_set_u32(w, "imatrix.chunk_size", info->chunk_size, err);
+    return s;
+}
+
+static slm_status add_infos(slm_gguf_writer *w, const collect_entry *e, slm_error *err) {
+    char name[512];
+    if (strlen(e->name) + sizeof ".in_sum2" > sizeof name)
+        return slm_fail(err, SLM_E_INVALID, "imatrix: tensor name '%s' is too long", e->name);
+    int64_t ne_sum[2] = {e->n_in, 1}, ne_count[2] = {1, 1};
+    snprintf(name, sizeof name, "%s.in_sum2", e->name);
+    slm_status s = slm_gguf_writer_add_tensor(w, name, SLM_TYPE_F32, 2, ne_sum, err);
+    snprintf(name, sizeof name, "%s.counts", e->name);
+    return s ? s : slm_gguf_writer_add_tensor(w, name, SLM_TYPE_F32, 2, ne_count, err);
+}
+
+static slm_status write_data(slm_gguf_writer *w, const collect_entry *e, slm_error *err) {
+    float *sum2 = malloc((size_t)e->n_in * sizeof *sum2);
+    if (!sum2) return slm_fail(err, SLM_E_NOMEM, "imatrix: out of memory");
+    for (int64_t i = 0; i < e->n_in; i++) sum2[i] = (float)e->sum2[i];
+    float count = (float)e->count;
+    slm_status s = slm_gguf_writer_write(w, sum2, (size_t)e->n_in * sizeof *sum2, err);
+    if (!s) s = slm_gguf_writer_write(w, &count, sizeof count, err);
+    free(sum2);
+    return s;
+}
+
+slm_status slm_imatrix_collector_write(const slm_imatrix_collector *c, const char *path,
+                                       const slm_imatrix_info *info, slm_error *err) {
+    if (c->failed) return slm_fail(err, c->failed, "imatrix: %s", c->failure);
+    if (c->n == 0) return slm_fail(err, SLM_E_INVALID, "imatrix: no activations were collected");
+    slm_gguf_writer *w = NULL;
+    slm_status s = slm_gguf_writer_new(path, &w, err);
+    if (!s) s = write_metadata(w, info, err);
+    for (uint64_t i = 0; !s && i < c->n; i++) s = add_infos(w, &c->e[i], err);
+    for (uint64_t i = 0; !s && i < c->n; i++) s = write_data(w, &c->e[i], err);
+    if (!s) s = slm_gguf_writer_finish(w, err);
+    slm_gguf_writer_free(w);
+    return s;
+}
