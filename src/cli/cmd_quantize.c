@@ -27,6 +27,8 @@ static void usage(FILE *out) {
             "  --token-embedding-type T    type of token_embd.weight\n"
             "  --tensor-type REGEX=T       type of the tensors whose name matches REGEX (repeatable)\n"
             "  --imatrix FILE              weight the rounding error by an importance matrix\n"
+            "  --awq                       with --imatrix: fold per-channel scales into the norm weights\n"
+            "                              where they lower the weighted error (AWQ)\n"
             "  --allow-requantize          allow an already quantized input (loses quality)\n"
             "  -t, --threads N             worker threads (default: all processors)\n"
             "  -q, --quiet                 no progress bar and no table\n");
@@ -81,6 +83,7 @@ static int parse_args(int argc, char **argv, options *o) {
         if (slm_arg_is(a, "-h|--help")) return usage(stdout), 2;
         if (slm_arg_is(a, "--pure")) o->qp.pure = true;
         else if (slm_arg_is(a, "--allow-requantize")) o->qp.allow_requantize = true;
+        else if (slm_arg_is(a, "--awq")) o->qp.awq = true;
         else if (slm_arg_is(a, "-q|--quiet")) o->quiet = true;
         else if ((r = slm_arg_value("quantize", argc, argv, &i, "--output-tensor-type", &v)) != 0) {
             if (r < 0 || !parse_type("--output-tensor-type", v, &o->qp.output_type)) return 1;
@@ -107,6 +110,10 @@ static int parse_args(int argc, char **argv, options *o) {
     if (n_pos != 3) {
         fprintf(stderr, "slm quantize: expected IN.gguf OUT.gguf TYPE\n\n");
         usage(stderr);
+        return 1;
+    }
+    if (o->qp.awq && !o->imatrix) {
+        fprintf(stderr, "slm quantize: --awq needs --imatrix FILE (the scales come from the importances)\n");
         return 1;
     }
     o->in = pos[0], o->out = pos[1], o->preset = pos[2];
@@ -167,6 +174,8 @@ static void print_summary(ui *u, const options *o, const slm_quant_summary *s) {
            s->n_fallback ? "" : "");
     if (s->n_fallback)
         printf("%u tensor(s) used a fallback type: their rows do not divide the block size\n", s->n_fallback);
+    if (s->n_awq_scaled)
+        printf("%d norm(s) given per-channel scales where they lower the imatrix-weighted error\n", s->n_awq_scaled);
     printf("size: %.2f MiB -> %.2f MiB (%.1f%%), bits per weight: %.2f -> %.2f, %.1f s\n",
            (double)s->bytes_in / 1048576.0, (double)s->bytes_out / 1048576.0,
            s->bytes_in ? 100.0 * (double)s->bytes_out / (double)s->bytes_in : 0.0, 8.0 * (double)s->bytes_in / n,

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "quant/awq.h"
 #include "quant/quant_rows.h"
 #include "runtime/error.h"
 #include "runtime/threadpool.h"
@@ -75,6 +76,7 @@ typedef struct convert_task {
     uint8_t *out;
     float *scratch; /* n_per_row floats per thread */
     const slm_imatrix *im;
+    const float *col, *col_imp; /* AWQ column multipliers and the scaled columns' importances, or NULL */
 } convert_task;
 
 static void convert_rows(void *arg, int ith, int nth) {
@@ -87,6 +89,10 @@ static void convert_rows(void *arg, int ith, int nth) {
         int64_t gr = c->row0 + r; /* row in the whole tensor */
         to_float((const uint8_t *)c->t->data + (uint64_t)gr * c->in_row_bytes, row, c->n_per_row);
         const float *w = slm_imatrix_get(c->im, c->t->name, c->n_per_row, gr / rows_per_mat);
+        if (c->col) {
+            for (int64_t i = 0; i < c->n_per_row; i++) row[i] *= c->col[i];
+            w = c->col_imp;
+        }
         slm_quantize_row(c->to, row, c->out + (uint64_t)r * c->out_row_bytes, c->n_per_row, w);
     }
 }
@@ -95,6 +101,7 @@ typedef struct run_state {
     const slm_quant_params *p;
     slm_threadpool *pool;
     slm_gguf_writer *w;
+    const slm_awq *awq;
     uint64_t i_tensor, n_tensors, bytes_done, bytes_total;
 } run_state;
 
@@ -123,6 +130,7 @@ static slm_status convert_tensor(run_state *st, const plan_entry *e, slm_error *
     const slm_gguf_tensor *t = e->t;
     int nth = slm_threadpool_n_threads(st->pool);
     convert_task c = {.t = t, .to = e->to, .n_per_row = t->ne[0], .im = st->p->imatrix};
+    c.col = slm_awq_columns(st->awq, t->name, &c.col_imp);
     int64_t total_rows = (int64_t)(t->n_elements / (uint64_t)t->ne[0]);
     c.in_row_bytes = slm_type_row_bytes(t->type, t->ne[0]);
     c.out_row_bytes = slm_type_row_bytes(e->to, t->ne[0]);
@@ -160,7 +168,9 @@ static slm_status write_all(run_state *st, const plan_entry *plan, uint64_t n, s
         const plan_entry *e = &plan[i];
         st->i_tensor = i;
         report_progress(st, e->t->name);
-        slm_status s = e->to == e->t->type ? copy_tensor(st, e, err) : convert_tensor(st, e, err);
+        const float *imp;
+        bool same = e->to == e->t->type && !slm_awq_columns(st->awq, e->t->name, &imp);
+        slm_status s = same ? copy_tensor(st, e, err) : convert_tensor(st, e, err);
         if (s != SLM_OK) {
             if (s != SLM_E_CANCELLED) slm_error_prefix(err, "tensor '%s'", e->t->name);
             return s;
@@ -176,6 +186,17 @@ static slm_status write_all(run_state *st, const plan_entry *plan, uint64_t n, s
     sum->n_tensors = (uint32_t)n;
     st->i_tensor = n;
     return SLM_OK;
+}
+
+/* Per-channel scales folded into the norms, where they lower the error. */
+static slm_status plan_awq(const slm_gguf *g, const plan_entry *plan, uint64_t n, const slm_imatrix *im,
+                           slm_awq **out, slm_error *err) {
+    slm_type *types = malloc((n ? n : 1) * sizeof *types);
+    if (!types) return slm_fail(err, SLM_E_NOMEM, "out of memory");
+    for (uint64_t i = 0; i < n; i++) types[i] = plan[i].to;
+    slm_status s = slm_awq_new(g, types, im, out, err);
+    free(types);
+    return s;
 }
 
 slm_status slm_quantize_file(const char *in_path, const char *out_path, const slm_quant_params *p,
@@ -202,12 +223,17 @@ slm_status slm_quantize_file(const char *in_path, const char *out_path, const sl
         st.pool = slm_threadpool_new(p->n_threads > 0 ? p->n_threads : slm_cpu_count());
         if (!st.pool) s = slm_fail(err, SLM_E_NOMEM, "cannot start the worker threads");
     }
+    slm_awq *awq = NULL;
+    if (s == SLM_OK && p->imatrix && p->awq) s = plan_awq(g, plan, n, p->imatrix, &awq, err);
+    st.awq = awq;
+    sum->n_awq_scaled = slm_awq_n_scaled(awq);
     if (s == SLM_OK) s = slm_gguf_writer_new(out_path, &st.w, err);
     if (s == SLM_OK) s = copy_metadata(g, st.w, ft, err);
     if (s == SLM_OK) s = write_all(&st, plan, n, sum, err);
     if (s == SLM_OK) s = slm_gguf_writer_finish(st.w, err);
     slm_gguf_writer_free(st.w); /* removes the temporary file unless finished */
     if (st.pool) slm_threadpool_free(st.pool);
+    slm_awq_free(awq);
     free(plan);
     slm_gguf_close(g);
     return s;

@@ -34,6 +34,7 @@ typedef struct slm_quant_params {
     const slm_tensor_override *overrides;
     size_t n_overrides;
     const slm_imatrix *imatrix;       /* NULL: none */
+    bool awq;                         /* with an imatrix: fold per-channel scales into the norms (awq.h) */
     int n_threads;                    /* <= 0: all processors */
     /* optional callbacks */
     void (*on_progress)(void *ud, const slm_quant_progress *p);
@@ -46,6 +47,7 @@ typedef struct slm_quant_summary {
     uint64_t bytes_in, bytes_out;     /* tensor data */
     uint64_t n_elements;
     uint32_t n_tensors, n_quantized, n_fallback;
+    int n_awq_scaled;                 /* norm groups given per-channel scales (awq.h) */
 } slm_quant_summary;
 
 slm_quant_params slm_quant_default_params(void);

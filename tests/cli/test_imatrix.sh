@@ -56,6 +56,15 @@ cmp -s "$TMP/plain.gguf" "$TMP/im-q.gguf" && fail "the imatrix did not change th
 "$SLM" run -m "$TMP/im-q.gguf" --prompt-ids 1,457,145 -n 4 -t 2 >"$TMP/run.out" 2>&1 ||
     fail "the imatrix-quantized model does not run: $(cat "$TMP/run.out")"
 
+# --awq folds per-channel scales into the norms; the file still runs
+"$SLM" quantize -t 2 --imatrix "$IM" --awq "$STORIES" "$TMP/awq.gguf" Q4_0 >"$TMP/q.out" 2>&1 ||
+    fail "quantize --awq: $(cat "$TMP/q.out")"
+"$SLM" run -m "$TMP/awq.gguf" --prompt-ids 1,457,145 -n 4 -t 2 >"$TMP/run.out" 2>&1 ||
+    fail "the --awq model does not run: $(cat "$TMP/run.out")"
+"$SLM" quantize --awq "$STORIES" "$TMP/bad.gguf" Q4_0 >"$TMP/q.out" 2>&1 && fail "--awq without --imatrix: exit 0"
+grep -q "needs --imatrix" "$TMP/q.out" || fail "--awq without --imatrix: $(cat "$TMP/q.out")"
+[ -e "$TMP/bad.gguf" ] && fail "--awq without --imatrix left a file"
+
 # --chunks limits the text used
 "$SLM" imatrix -m "$STORIES" -f "$TMP/calib.txt" -o "$TMP/one.gguf" -c 64 --chunks 1 -t 2 >/dev/null 2>"$TMP/err" ||
     fail "--chunks 1: $(cat "$TMP/err")"
