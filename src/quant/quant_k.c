@@ -54,28 +54,30 @@ static void round_sub(const kq_format *f, const float *x, float scale, float min
 
 /* x ~ D*Ls*q - Dm*Lm: re-rounds every quant and returns the error. */
 static double settle(const kq_format *f, const float *x, const float *w, kq_state *s) {
-    double err = 0;
+    double err[4] = {0, 0, 0, 0}; /* four running sums (sub % 4 == 0): no long chain of dependent adds */
     for (int j = 0; j < 256 / f->sub; j++) {
         float scale = s->D * (float)s->Ls[j], min = -(s->Dm * (float)s->Lm[j]);
         int *L = s->L + j * f->sub;
-        round_sub(f, x + j * f->sub, scale, min, L);
-        for (int i = 0; i < f->sub; i++) {
-            double e = (double)scale * qvalue(f, L[i]) + min - x[j * f->sub + i];
-            err += w[j * f->sub + i] * e * e;
-        }
+        const float *xj = x + j * f->sub, *wj = w + j * f->sub;
+        round_sub(f, xj, scale, min, L);
+        for (int i = 0; i < f->sub; i += 4)
+            for (int k = 0; k < 4; k++) {
+                double e = (double)scale * qvalue(f, L[i + k]) + min - xj[i + k];
+                err[k] += wj[i + k] * e * e;
+            }
     }
-    return s->err = err;
+    return s->err = (err[0] + err[1]) + (err[2] + err[3]);
 }
 
 /* Least-squares super-scales for the current integers (fp16-rounded). */
 static void refit_super(const kq_format *f, const float *x, const float *w, kq_state *s) {
     double saa = 0, sab = 0, sbb = 0, sxa = 0, sxb = 0;
-    for (int i = 0; i < 256; i++) {
-        int j = i / f->sub;
-        double a = (double)s->Ls[j] * qvalue(f, s->L[i]), bb = f->kind == KQ_AFFINE ? -(double)s->Lm[j] : 0;
-        saa += w[i] * a * a, sab += w[i] * a * bb, sbb += w[i] * bb * bb;
-        sxa += w[i] * x[i] * a, sxb += w[i] * x[i] * bb;
-    }
+    for (int j = 0; j < 256 / f->sub; j++)
+        for (int i = j * f->sub; i < (j + 1) * f->sub; i++) {
+            double a = (double)s->Ls[j] * qvalue(f, s->L[i]), bb = f->kind == KQ_AFFINE ? -(double)s->Lm[j] : 0;
+            saa += w[i] * a * a, sab += w[i] * a * bb, sbb += w[i] * bb * bb;
+            sxa += w[i] * x[i] * a, sxb += w[i] * x[i] * bb;
+        }
     double D = saa > 0 ? sxa / saa : 0, Dm = 0;
     if (f->kind == KQ_AFFINE && sbb > 0) {
         double det = saa * sbb - sab * sab;

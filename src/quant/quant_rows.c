@@ -36,8 +36,12 @@ bool slm_quant_can_write(slm_type t) {
  * small ones never count for nothing.  An imatrix multiplies this by the
  * mean squared activation of each column. */
 void slm_quant_weights(int n, const float *x, const float *imatrix, float *w) {
-    double sum2 = 0;
-    for (int i = 0; i < n; i++) sum2 += (double)x[i] * x[i];
+    double s4[4] = {0, 0, 0, 0}; /* four running sums: no chain of dependent adds */
+    int i4 = n - n % 4;
+    for (int i = 0; i < i4; i += 4)
+        for (int k = 0; k < 4; k++) s4[k] += (double)x[i + k] * x[i + k];
+    for (int i = i4; i < n; i++) s4[0] += (double)x[i] * x[i];
+    double sum2 = (s4[0] + s4[1]) + (s4[2] + s4[3]);
     float sigma2 = (float)(2 * sum2 / n);
     for (int i = 0; i < n; i++) {
         float base = sqrtf(sigma2 + x[i] * x[i]);
