@@ -201,9 +201,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!cc) return MHD_NO;
         *con_cls = cc;
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoull(cl, NULL, 10) > s->cfg.max_body) {
-            /* answer now: MHD then skips the body and closes the connection */
-            cc->too_large = cc->replied = true;
+        unsigned long long announced = cl ? strtoull(cl, NULL, 10) : 0;
+        /* A body somewhat over the limit is read and thrown away, then
+         * answered with 413: answering while the client is still sending
+         * makes MHD close the connection, and the client may see the reset
+         * instead of the answer.  A body far over the limit is answered at
+         * once rather than read. */
+        if (announced > s->cfg.max_body) cc->too_large = true;
+        if (announced / 16 > s->cfg.max_body) {
+            cc->replied = true;
             return reply_error(s, c, HTTP_TOO_LARGE, "invalid_request_error", "request_too_large",
                                "the request body (%s bytes) is larger than --max-body (%zu bytes)", cl,
                                s->cfg.max_body);
