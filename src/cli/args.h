@@ -6,6 +6,7 @@
 #define SLM_CLI_ARGS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* True when arg is one of the '|'-separated spellings in names. */
@@ -21,5 +22,9 @@ int slm_arg_value(const char *cmd, int argc, char **argv, int *i, const char *na
 bool slm_arg_long(const char *cmd, const char *opt, const char *s, long min, long max, long *out);
 bool slm_arg_u64(const char *cmd, const char *opt, const char *s, uint64_t *out);
 bool slm_arg_float(const char *cmd, const char *opt, const char *s, double min, double max, float *out);
+
+/* Reads a whole file (regular file or pipe) into a malloc'ed buffer with a
+ * NUL after the *len bytes; NULL (after printing "slm CMD: ...") on error. */
+char *slm_read_file(const char *cmd, const char *path, size_t *len);
 
 #endif

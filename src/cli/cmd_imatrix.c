@@ -61,30 +61,9 @@ static int parse_args(int argc, char **argv, options *o) {
 }
 
 static slm_token *tokenize_file(const slm_model *m, const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "slm imatrix: cannot open %s: %s\n", path, strerror(errno));
-        return NULL;
-    }
-    size_t len = 0, cap = 1 << 16;
-    char *text = malloc(cap);
-    for (size_t got = 1; text && got > 0;) {
-        if (len == cap) {
-            char *t = realloc(text, cap *= 2);
-            if (!t) free(text);
-            text = t;
-            if (!text) break;
-        }
-        got = fread(text + len, 1, cap - len, f);
-        len += got;
-    }
-    bool read_ok = text && !ferror(f);
-    fclose(f);
-    if (!read_ok) {
-        fprintf(stderr, "slm imatrix: cannot read %s\n", path);
-        free(text);
-        return NULL;
-    }
+    size_t len;
+    char *text = slm_read_file("imatrix", path, &len);
+    if (!text) return NULL;
     slm_token *t = NULL;
     slm_error err;
     if (slm_tokenize(slm_model_vocab(m), text, len, true, false, &t, n, &err) != SLM_OK) {

@@ -74,28 +74,6 @@ static int parse_args(int argc, char **argv, options *o) {
     return 1;
 }
 
-static char *read_text(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "slm perplexity: cannot open %s: %s\n", path, strerror(errno));
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        fprintf(stderr, "slm perplexity: cannot read %s\n", path);
-        free(buf);
-        fclose(f);
-        return NULL;
-    }
-    fclose(f);
-    buf[n] = '\0';
-    *len = (size_t)n;
-    return buf;
-}
-
 /* log-softmax of n logits into out. */
 static void log_softmax(const float *x, int n, float *out) {
     float mx = x[0];
@@ -209,7 +187,7 @@ static slm_token *load_tokens(const options *o, run *r, size_t *n) {
         return t;
     }
     size_t len = 0;
-    char *text = read_text(o->text, &len);
+    char *text = slm_read_file("perplexity", o->text, &len);
     if (!text) return NULL;
     slm_token *t = NULL;
     slm_error err;

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/model_path.h"
 #include "cli/run_dump.h"
@@ -47,36 +48,9 @@ static uint64_t random_seed(void) {
 
 /* Reads a prompt file whole; drops one trailing newline (editors add it). */
 static char *read_prompt_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "slm run: cannot open prompt file %s: %s\n", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    size_t got = 0;
-    while (buf && (got = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += got;
-        if (len + 1 == cap) {
-            char *grown = realloc(buf, cap * 2);
-            if (!grown) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = grown;
-            cap *= 2;
-        }
-    }
-    bool failed = !buf || ferror(f);
-    fclose(f);
-    if (failed) {
-        fprintf(stderr, "slm run: cannot read prompt file %s\n", path);
-        free(buf);
-        return NULL;
-    }
-    if (len > 0 && buf[len - 1] == '\n') len--;
-    buf[len] = '\0';
+    size_t len;
+    char *buf = slm_read_file("run", path, &len);
+    if (buf && len > 0 && buf[len - 1] == '\n') buf[len - 1] = '\0';
     return buf;
 }
 

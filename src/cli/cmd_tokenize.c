@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "slm.h"
 
@@ -52,33 +53,6 @@ static int parse_args(int argc, char **argv, options *o) {
     else return 0;
     usage(stderr);
     return 1;
-}
-
-static char *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "slm tokenize: cannot open %s: %s\n", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    for (size_t got; buf && (got = fread(buf + n, 1, cap - n, f)) > 0;) {
-        n += got;
-        if (n == cap) {
-            char *grown = realloc(buf, cap *= 2);
-            if (!grown) free(buf);
-            buf = grown;
-        }
-    }
-    bool failed = ferror(f) || !buf;
-    fclose(f);
-    if (failed) {
-        fprintf(stderr, "slm tokenize: cannot read %s\n", path);
-        free(buf);
-        return NULL;
-    }
-    *len = n;
-    return buf;
 }
 
 /* Length of the valid UTF-8 sequence at s (0 if none). */
@@ -143,7 +117,7 @@ int slm_cmd_tokenize(int argc, char **argv) {
     char *from_file = NULL;
     const char *text = o.text;
     if (o.file) {
-        if (!(from_file = read_all(o.file, &len))) return 1;
+        if (!(from_file = slm_read_file("tokenize", o.file, &len))) return 1;
         text = from_file;
     } else {
         len = strlen(text);
