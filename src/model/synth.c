@@ -11,6 +11,7 @@
  * index), and is generated and written in chunks: a 5 GB model is never in
  * memory, and the bytes do not depend on the chunk size. */
 #include "model/synth.h"
+#include "runtime/rng.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -42,36 +43,19 @@ const slm_synth_shape *slm_synth_shape_find(const char *name) {
 /* ---- random numbers: splitmix64 seeds xoshiro256**, Box-Muller normals ---- */
 
 typedef struct rng {
-    uint64_t s[4];
+    slm_rng x;
     double spare;
     bool has_spare;
 } rng;
 
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
+/* Each tensor draws from its own stream, so its values do not depend on the
+ * order or the chunk size in which tensors are written. */
 static void rng_init(rng *r, uint64_t seed, uint64_t stream) {
-    uint64_t x = seed ^ (stream * 0xd1b54a32d192ed03ull);
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
+    slm_rng_seed(&r->x, seed ^ (stream * 0xd1b54a32d192ed03ull));
     r->has_spare = false;
 }
 
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static uint64_t rng_next(rng *r) {
-    uint64_t *s = r->s, out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return out;
-}
+static uint64_t rng_next(rng *r) { return slm_rng_next(&r->x); }
 
 /* Uniform in (0, 1]: never 0, so log() is finite. */
 static double rng_uniform(rng *r) { return (double)((rng_next(r) >> 11) + 1) * (1.0 / 9007199254740992.0); }

@@ -17,7 +17,7 @@
 #include "runtime/error.h"
 #include "sample/candidates.h"
 #include "sample/penalties.h"
-#include "sample/rng.h"
+#include "runtime/rng.h"
 #include "slm.h"
 
 /* Every filter keeps at least this many candidates. */

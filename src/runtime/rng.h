@@ -1,8 +1,9 @@
-/* rng.h - the sampler's private pseudo-random generator (xoshiro256**,
- * seeded through splitmix64).  Each sampler owns one, so two samplers never
+/* rng.h - a small pseudo-random generator (xoshiro256**,
+ * seeded through splitmix64).  Each user (a sampler, the synthetic model
+ * writer) owns one, so two users never
  * disturb each other and a seed always gives the same stream. */
-#ifndef SLM_SAMPLE_RNG_H
-#define SLM_SAMPLE_RNG_H
+#ifndef SLM_RUNTIME_RNG_H
+#define SLM_RUNTIME_RNG_H
 
 #include <stdint.h>
 

@@ -1,7 +1,7 @@
 /* rng.c - xoshiro256** (Blackman and Vigna), state filled by splitmix64.
  * splitmix64 turns any seed, 0 included, into a state that is not all
  * zeros, which xoshiro requires. */
-#include "sample/rng.h"
+#include "runtime/rng.h"
 
 static uint64_t splitmix64(uint64_t *x) {
     uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
