@@ -60,5 +60,9 @@ void slm_kernels_select(slm_kernels *k, unsigned cpu_features);
  * entries they accelerate and keep the others. */
 void slm_kernels_avx2(slm_kernels *k);
 void slm_kernels_neon(slm_kernels *k);
+/* The K-quant and IQ4 kernels, one file each, called by the two above. */
+void slm_kernels_avx2_q45k(slm_kernels *k);      /* Q4_K, Q5_K, Q8_K activations */
+void slm_kernels_avx2_q23k_iq4(slm_kernels *k);  /* Q2_K, Q3_K, IQ4_NL, IQ4_XS */
+void slm_kernels_neon_kquants(slm_kernels *k);   /* Q2_K..Q6_K, IQ4_NL, IQ4_XS, Q8_K */
 
 #endif

@@ -521,6 +521,8 @@ void slm_kernels_avx2(slm_kernels *k) {
     k->dot_f32 = dot_f32;
     k->scale_add_f16 = scale_add_f16;
     k->scale_add_f32 = scale_add_f32;
+    slm_kernels_avx2_q45k(k);
+    slm_kernels_avx2_q23k_iq4(k);
 }
 
 #endif /* __x86_64__ */

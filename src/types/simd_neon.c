@@ -288,6 +288,7 @@ void slm_kernels_neon(slm_kernels *k) {
     k->dot_f32 = dot_f32;
     k->scale_add_f16 = scale_add_f16;
     k->scale_add_f32 = scale_add_f32;
+    slm_kernels_neon_kquants(k);
 }
 
 #endif /* __aarch64__ */
