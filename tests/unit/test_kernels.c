@@ -62,6 +62,23 @@ static void fill_weights(slm_type type, uint8_t *w, int64_t rows, int64_t n) {
                 h = slm_f32_to_f16(rnd_float(0.01f));
                 memcpy(blk + 208, &h, 2);
                 break;
+            case SLM_TYPE_Q2_K: /* d, dmin at the end */
+                h = slm_f32_to_f16(rnd_float(0.01f));
+                memcpy(blk + 80, &h, 2);
+                h = slm_f32_to_f16(rnd_float(0.01f));
+                memcpy(blk + 82, &h, 2);
+                break;
+            case SLM_TYPE_Q3_K:
+                h = slm_f32_to_f16(rnd_float(0.01f));
+                memcpy(blk + 108, &h, 2);
+                break;
+            case SLM_TYPE_Q4_K: /* d, dmin first */
+            case SLM_TYPE_Q5_K:
+                h = slm_f32_to_f16(rnd_float(0.01f));
+                memcpy(blk, &h, 2);
+                h = slm_f32_to_f16(rnd_float(0.01f));
+                memcpy(blk + 2, &h, 2);
+                break;
             case SLM_TYPE_Q4_1:
             case SLM_TYPE_Q5_1:
                 h = slm_f32_to_f16(rnd_float(0.1f));
