@@ -404,13 +404,15 @@ static float first_of_magnitude(const float *x, float amax) {
 }
 
 /* The reference's steps: iscale = -127/max, q = min(127, round_even(iscale * x)),
- * d = 1/iscale, bsums of 16.  maxnm skips NaNs as the reference's compare does. */
+ * d = 1/iscale, bsums of 16.  The max is exact in any order; maxnm skips NaNs
+ * as the reference's compare does. */
 static void convert_q8_K(const float *x, void *dst, int64_t n) {
     uint8_t *b = dst;
     for (int64_t i = 0; i < n; i += QK, x += QK, b += Q8K_BYTES) {
-        float32x4_t m = vdupq_n_f32(0.0f);
-        for (int j = 0; j < QK; j += 4) m = vmaxnmq_f32(m, vabsq_f32(vld1q_f32(x + j)));
-        float amax = vmaxnmvq_f32(m), d = 0.0f;
+        float32x4_t m[4] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f), vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};
+        for (int j = 0; j < QK; j += 16)
+            UNROLL for (int k = 0; k < 4; k++) m[k] = vmaxnmq_f32(m[k], vabsq_f32(vld1q_f32(x + j + 4 * k)));
+        float amax = vmaxnmvq_f32(vmaxnmq_f32(vmaxnmq_f32(m[0], m[1]), vmaxnmq_f32(m[2], m[3]))), d = 0.0f;
         int8_t *q = (int8_t *)(b + 4);
         if (amax != 0.0f) {
             float iscale = -127.0f / first_of_magnitude(x, amax);
