@@ -209,6 +209,143 @@ INLINE void tile_q32(slm_type type, const slm_gemm_args *g, int64_t r, int64_t t
         for (int j = 0; j < T; j++) g->y[(t + j) * g->y_stride + r + i] = out[i * T + j];
 }
 
+/* ---- prompt tiles with 8 weight rows in the 8 lanes ---------------------------
+ *
+ * For several tokens it pays to turn a block of 8 rows on its side once: the
+ * 4-byte groups of the rows are transposed so that vector g holds group g of
+ * row i in lane i.  A token's group g, broadcast to all lanes, then meets all
+ * 8 rows in one maddubs, and a block's integer dot for the 8 rows is a sum of
+ * vectors: no horizontal reduction per (row, token) pair.  The float steps
+ * per lane are the reference's: sum += (d_w * d_a) * (float)isum. */
+
+/* Group k (bytes 4k..4k+3) of the 16 bytes at p[i] for rows i = 0..7 -> lane i of v[k]. */
+INLINE void transpose_8x16(const uint8_t *const p[8], __m256i v[4]) {
+    __m256i y0 = _mm256_loadu2_m128i((const __m128i *)(const void *)p[4], (const __m128i *)(const void *)p[0]);
+    __m256i y1 = _mm256_loadu2_m128i((const __m128i *)(const void *)p[5], (const __m128i *)(const void *)p[1]);
+    __m256i y2 = _mm256_loadu2_m128i((const __m128i *)(const void *)p[6], (const __m128i *)(const void *)p[2]);
+    __m256i y3 = _mm256_loadu2_m128i((const __m128i *)(const void *)p[7], (const __m128i *)(const void *)p[3]);
+    __m256i t0 = _mm256_unpacklo_epi32(y0, y1), t1 = _mm256_unpackhi_epi32(y0, y1);
+    __m256i t2 = _mm256_unpacklo_epi32(y2, y3), t3 = _mm256_unpackhi_epi32(y2, y3);
+    v[0] = _mm256_unpacklo_epi64(t0, t2);
+    v[1] = _mm256_unpackhi_epi64(t0, t2);
+    v[2] = _mm256_unpacklo_epi64(t1, t3);
+    v[3] = _mm256_unpackhi_epi64(t1, t3);
+}
+
+/* The f16 scales at p[i] + off of 8 rows as floats, lane i. */
+INLINE __m256 scales_8(const uint8_t *const p[8], int off) {
+    return _mm256_cvtph_ps(_mm_setr_epi16((short)u16_at(p[0] + off), (short)u16_at(p[1] + off), (short)u16_at(p[2] + off),
+                                          (short)u16_at(p[3] + off), (short)u16_at(p[4] + off), (short)u16_at(p[5] + off),
+                                          (short)u16_at(p[6] + off), (short)u16_at(p[7] + off)));
+}
+
+INLINE __m256i bcast_group(const uint8_t *q, int g) {
+    uint32_t v;
+    memcpy(&v, q + 4 * g, 4);
+    return _mm256_set1_epi32((int)v);
+}
+
+/* Q4_0 x Q8_0, 8 rows x T tokens.  Weights stay unsigned (0..15) for maddubs;
+ * the 8 groups' int16 pair sums cannot overflow (8 * 2 * 15 * 127 < 32768);
+ * the offset 8 is taken off as off8[j * nb + ib] = 8 * (sum of token j's block ib). */
+INLINE void tile_x8_q4_0(const slm_gemm_args *g, int64_t r, int64_t t, int T, const int32_t *off8) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+    const int64_t nb = g->n / 32;
+    const uint8_t *w = g->w + (uint64_t)r * g->w_stride;
+    const uint8_t *a = (const uint8_t *)g->a + (uint64_t)t * g->a_stride;
+    __m256 acc[8];
+    UNROLL for (int j = 0; j < T; j++) acc[j] = _mm256_setzero_ps();
+    for (int64_t ib = 0; ib < nb; ib++) {
+        const uint8_t *wb[8], *qs[8];
+        UNROLL for (int i = 0; i < 8; i++) {
+            wb[i] = w + (uint64_t)i * g->w_stride + (uint64_t)ib * 18;
+            qs[i] = wb[i] + 2;
+        }
+        __m256i v[4], wq[8];
+        transpose_8x16(qs, v);
+        UNROLL for (int k = 0; k < 4; k++) {
+            wq[k] = _mm256_and_si256(v[k], m4);
+            wq[k + 4] = _mm256_and_si256(_mm256_srli_epi16(v[k], 4), m4);
+        }
+        const __m256 dw = scales_8(wb, 0);
+        UNROLL for (int j = 0; j < T; j++) {
+            const uint8_t *ab = a + (uint64_t)j * g->a_stride + (uint64_t)ib * 34;
+            __m256i s16 = _mm256_maddubs_epi16(wq[0], bcast_group(ab + 2, 0));
+            UNROLL for (int k = 1; k < 8; k++) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(wq[k], bcast_group(ab + 2, k)));
+            __m256i isum = _mm256_sub_epi32(_mm256_madd_epi16(s16, ones), _mm256_set1_epi32(off8[j * nb + ib]));
+            __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(f16_at(ab)));
+            acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(d, _mm256_cvtepi32_ps(isum)));
+        }
+    }
+    UNROLL for (int j = 0; j < T; j++) _mm256_storeu_ps(g->y + (t + j) * g->y_stride + r, acc[j]);
+}
+
+/* 8 * (sum of the 32 int8 of each Q8_0 block) of tokens [t, t + T), token-major. */
+static void block_sums_x8(const slm_gemm_args *g, int64_t t, int64_t T, int32_t *off8) {
+    const int64_t nb = g->n / 32;
+    for (int64_t j = 0; j < T; j++) {
+        const int8_t *q = (const int8_t *)g->a + (uint64_t)(t + j) * g->a_stride + 2;
+        for (int64_t ib = 0; ib < nb; ib++, q += 34) {
+            int sum = 0;
+            for (int e = 0; e < 32; e++) sum += q[e];
+            off8[j * nb + ib] = 8 * sum;
+        }
+    }
+}
+
+/* Q4_0 with more than one token: tokens in chunks of 32 (their activations
+ * stay in cache while every 8-row tile passes over them; their block sums
+ * fill the n floats of row_buf), 8 rows x 8 tokens per tile. */
+static void gemm_q4_0_tokens(const slm_gemm_args *g, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+    int32_t *off8 = (int32_t *)(void *)g->row_buf;
+    for (int64_t tc = t0; tc < t1; tc += 32) {
+        int64_t tn = t1 - tc < 32 ? t1 - tc : 32;
+        block_sums_x8(g, tc, tn, off8);
+        int64_t r = r0;
+        for (; r + 8 <= r1; r += 8) {
+            int64_t j = 0;
+            for (; j + 8 <= tn; j += 8) tile_x8_q4_0(g, r, tc + j, 8, off8 + j * (g->n / 32));
+            for (; j + 4 <= tn; j += 4) tile_x8_q4_0(g, r, tc + j, 4, off8 + j * (g->n / 32));
+            for (; j < tn; j++) tile_x8_q4_0(g, r, tc + j, 1, off8 + j * (g->n / 32));
+        }
+        for (; r < r1; r++)
+            for (int64_t t = tc; t < tc + tn; t++) tile_q32(SLM_TYPE_Q4_0, g, r, t, 1, 1);
+    }
+}
+
+/* Q8_0 x Q8_0, 8 rows x T tokens: signed x signed through |w| and the
+ * token's bytes with w's signs; one madd per group (two groups' int16 sums
+ * could overflow). */
+INLINE void tile_x8_q8_0(const slm_gemm_args *g, int64_t r, int64_t t, int T) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    const uint8_t *w = g->w + (uint64_t)r * g->w_stride;
+    const uint8_t *a = (const uint8_t *)g->a + (uint64_t)t * g->a_stride;
+    __m256 acc[8];
+    UNROLL for (int j = 0; j < T; j++) acc[j] = _mm256_setzero_ps();
+    for (int64_t ib = 0; ib < g->n / 32; ib++) {
+        const uint8_t *wb[8], *lo[8], *hi[8];
+        UNROLL for (int i = 0; i < 8; i++) {
+            wb[i] = w + (uint64_t)i * g->w_stride + (uint64_t)ib * 34;
+            lo[i] = wb[i] + 2;
+            hi[i] = wb[i] + 18;
+        }
+        __m256i wq[8], wabs[8];
+        transpose_8x16(lo, wq);
+        transpose_8x16(hi, wq + 4);
+        UNROLL for (int k = 0; k < 8; k++) wabs[k] = _mm256_sign_epi8(wq[k], wq[k]);
+        const __m256 dw = scales_8(wb, 0);
+        UNROLL for (int j = 0; j < T; j++) {
+            const uint8_t *ab = a + (uint64_t)j * g->a_stride + (uint64_t)ib * 34;
+            __m256i s32 = _mm256_madd_epi16(_mm256_maddubs_epi16(wabs[0], _mm256_sign_epi8(bcast_group(ab + 2, 0), wq[0])), ones);
+            UNROLL for (int k = 1; k < 8; k++)
+                s32 = _mm256_add_epi32(s32, _mm256_madd_epi16(_mm256_maddubs_epi16(wabs[k], _mm256_sign_epi8(bcast_group(ab + 2, k), wq[k])), ones));
+            __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(f16_at(ab)));
+            acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(d, _mm256_cvtepi32_ps(s32)));
+        }
+    }
+    UNROLL for (int j = 0; j < T; j++) _mm256_storeu_ps(g->y + (t + j) * g->y_stride + r, acc[j]);
+}
+
 /* ---- Q6_K weights (Q8_K activations) ------------------------------------------ */
 
 /* Integer dot of one Q6_K block with one Q8_K block, as 8 int32 partials:
@@ -347,23 +484,55 @@ INLINE void tile_float(slm_type type, const slm_gemm_args *g, int64_t r, int64_t
         }                                                                                                \
     }
 
-#define Q4_0_TILE(g, r, t, R, T) tile_q32(SLM_TYPE_Q4_0, g, r, t, R, T)
 #define Q4_1_TILE(g, r, t, R, T) tile_q32(SLM_TYPE_Q4_1, g, r, t, R, T)
 #define Q5_0_TILE(g, r, t, R, T) tile_q32(SLM_TYPE_Q5_0, g, r, t, R, T)
 #define Q5_1_TILE(g, r, t, R, T) tile_q32(SLM_TYPE_Q5_1, g, r, t, R, T)
-#define Q8_0_TILE(g, r, t, R, T) tile_q32(SLM_TYPE_Q8_0, g, r, t, R, T)
 #define Q6_K_TILE(g, r, t, R, T) tile_q6_K(g, r, t, R, T)
 #define F32_TILE(g, r, t, R, T) tile_float(SLM_TYPE_F32, g, r, t, R, T)
 #define F16_TILE(g, r, t, R, T) tile_float(SLM_TYPE_F16, g, r, t, R, T)
 #define BF16_TILE(g, r, t, R, T) tile_float(SLM_TYPE_BF16, g, r, t, R, T)
 
-/* Prompt tiles: 4 x 4 for the quantized types (16 pairs, two vectors; measured
- * 31 against 25 GMAC/s per thread for 4 x 2 on Q8_0), 4 x 2 for the others. */
-DEFINE_GEMM(gemm_q4_0, Q4_0_TILE, 4, 4)
+/* One token: 8 x 1 tiles (tile_q32); more: the 8-rows-in-lanes tiles. */
+static void gemm_q4_0(const slm_gemm_args *g, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+    if (t1 - t0 > 1) {
+        gemm_q4_0_tokens(g, r0, r1, t0, t1);
+        return;
+    }
+    int64_t r = r0;
+    for (; r + 8 <= r1; r += 8) tile_q32(SLM_TYPE_Q4_0, g, r, t0, 8, 1);
+    for (; r < r1; r++) tile_q32(SLM_TYPE_Q4_0, g, r, t0, 1, 1);
+}
+/* Prompt tiles for the others: 4 x 4 for the quantized types (16 pairs, two
+ * vectors; measured 31 against 25 GMAC/s per thread for 4 x 2 on Q8_0), 4 x 2
+ * for the float ones. */
 DEFINE_GEMM(gemm_q4_1, Q4_1_TILE, 4, 4)
 DEFINE_GEMM(gemm_q5_0, Q5_0_TILE, 4, 4)
 DEFINE_GEMM(gemm_q5_1, Q5_1_TILE, 4, 4)
-DEFINE_GEMM(gemm_q8_0, Q8_0_TILE, 4, 4)
+/* Q8_0 with more than one token: as gemm_q4_0_tokens, without the sums. */
+static void gemm_q8_0_tokens(const slm_gemm_args *g, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+    for (int64_t tc = t0; tc < t1; tc += 32) {
+        int64_t tn = t1 - tc < 32 ? t1 - tc : 32;
+        int64_t r = r0;
+        for (; r + 8 <= r1; r += 8) {
+            int64_t j = 0;
+            for (; j + 8 <= tn; j += 8) tile_x8_q8_0(g, r, tc + j, 8);
+            for (; j + 4 <= tn; j += 4) tile_x8_q8_0(g, r, tc + j, 4);
+            for (; j < tn; j++) tile_x8_q8_0(g, r, tc + j, 1);
+        }
+        for (; r < r1; r++)
+            for (int64_t t = tc; t < tc + tn; t++) tile_q32(SLM_TYPE_Q8_0, g, r, t, 1, 1);
+    }
+}
+
+static void gemm_q8_0(const slm_gemm_args *g, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+    if (t1 - t0 > 1) {
+        gemm_q8_0_tokens(g, r0, r1, t0, t1);
+        return;
+    }
+    int64_t r = r0;
+    for (; r + 8 <= r1; r += 8) tile_q32(SLM_TYPE_Q8_0, g, r, t0, 8, 1);
+    for (; r < r1; r++) tile_q32(SLM_TYPE_Q8_0, g, r, t0, 1, 1);
+}
 DEFINE_GEMM(gemm_q6_K, Q6_K_TILE, 4, 2)
 DEFINE_GEMM(gemm_f32, F32_TILE, 4, 2)
 DEFINE_GEMM(gemm_f16, F16_TILE, 4, 2)

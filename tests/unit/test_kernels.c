@@ -6,6 +6,7 @@
  *
  * Needs nothing but libslm's kernels (no files, no PCRE2), so that
  * scripts/test-arm64 can cross-build it and run it under qemu. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -152,7 +153,7 @@ static void check_type(slm_type type, bool f32_act) {
         fill_floats(x, n * n_tokens);
         run_gemm(&scalar_set, type, f32_act, w, n_out, x, n_tokens, n, 0, n_out, 0, n_tokens, want);
         /* the whole block, a single token, and odd sub-ranges */
-        const int64_t ranges[][4] = {{0, n_out, 0, n_tokens}, {0, n_out, 4, 5}, {3, 20, 1, 10}, {5, 6, 0, n_tokens}};
+        const int64_t ranges[][4] = {{0, n_out, 0, n_tokens}, {0, n_out, 4, 5}, {3, 20, 1, 10}, {5, 6, 0, n_tokens}, {0, n_out, 2, 9}};
         for (size_t ri = 0; ri < sizeof ranges / sizeof ranges[0]; ri++) {
             const int64_t *rg = ranges[ri];
             memset(got, 0, (size_t)(n_out * n_tokens) * sizeof(float));
@@ -254,11 +255,94 @@ static void test_attention_kernels(void **state) {
     }
 }
 
+/* One chunked-attention step (scores, softmax, accum) of a kernel set for
+ * nq queries over m positions; state carried in max, sum, out. */
+typedef struct att_state {
+    float s[9 * SLM_ATT_CHUNK], max[9], sum[9], ms[9], out[9 * 80];
+} att_state;
+
+static void att_step(const slm_kernels *k, bool f16, const void *keys, const void *vals, int64_t stride, int m,
+                     const float *q, int nq, int64_t n, att_state *st) {
+    if (f16) {
+        k->att_scores_f16(keys, stride, m, q, n, nq, n, 0.125f, st->s);
+        k->att_softmax(st->s, m, nq, st->max, st->sum, st->ms);
+        k->att_accum_f16(st->out, n, n, st->s, st->ms, nq, vals, stride, m);
+    } else {
+        k->att_scores_f32(keys, stride, m, q, n, nq, n, 0.125f, st->s);
+        k->att_softmax(st->s, m, nq, st->max, st->sum, st->ms);
+        k->att_accum_f32(st->out, n, n, st->s, st->ms, nq, vals, stride, m);
+    }
+}
+
+/* The chunked attention kernels: three chunks in a row (a full one, a
+ * ragged one, a full one) for several query counts, head sizes and cache
+ * types; every intermediate bit for bit. */
+static void test_chunked_attention(void **state) {
+    (void)state;
+    const int64_t lens[] = {64, 8, 13, 72, 80};
+    const int nqs[] = {1, 3, 8, 9};
+    const int ms[] = {16, 5, 16, 1, 11};
+    enum { STRIDE = 96 };
+    static float kf[SLM_ATT_CHUNK * STRIDE], vf[SLM_ATT_CHUNK * STRIDE], q[9 * 80];
+    static uint16_t kh[SLM_ATT_CHUNK * STRIDE], vh[SLM_ATT_CHUNK * STRIDE];
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++)
+        for (size_t qi = 0; qi < sizeof nqs / sizeof nqs[0]; qi++)
+            for (int f16 = 0; f16 < 2; f16++) {
+                int64_t n = lens[li];
+                int nq = nqs[qi];
+                att_state a, b;
+                memset(&a, 0, sizeof a);
+                for (int g = 0; g < nq; g++) a.max[g] = -INFINITY;
+                fill_floats(q, nq * n);
+                b = a;
+                for (size_t ci = 0; ci < sizeof ms / sizeof ms[0]; ci++) {
+                    /* scores up to about +-12: the exponentials span a wide range */
+                    for (int i = 0; i < SLM_ATT_CHUNK * STRIDE; i++) {
+                        kf[i] = rnd_float(4.0f) * (ci == 0 ? 1.0f : 0.5f);
+                        vf[i] = rnd_float(2.0f);
+                        kh[i] = slm_f32_to_f16(kf[i]);
+                        vh[i] = slm_f32_to_f16(vf[i]);
+                    }
+                    const void *keys = f16 ? (const void *)kh : (const void *)kf;
+                    const void *vals = f16 ? (const void *)vh : (const void *)vf;
+                    att_step(&scalar_set, f16, keys, vals, STRIDE, ms[ci], q, nq, n, &a);
+                    att_step(&best_set, f16, keys, vals, STRIDE, ms[ci], q, nq, n, &b);
+                    for (int g = 0; g < nq; g++)
+                        if (memcmp(a.s + g * SLM_ATT_CHUNK, b.s + g * SLM_ATT_CHUNK, (size_t)ms[ci] * sizeof(float)) ||
+                            memcmp(&a.max[g], &b.max[g], 4) || memcmp(&a.sum[g], &b.sum[g], 4) ||
+                            memcmp(&a.ms[g], &b.ms[g], 4))
+                            fail_msg("softmax differs: n %d nq %d %s chunk %d query %d", (int)n, nq,
+                                     f16 ? "f16" : "f32", (int)ci, g);
+                    if (memcmp(a.out, b.out, (size_t)(nq * n) * sizeof(float)))
+                        fail_msg("accum differs: n %d nq %d %s chunk %d", (int)n, nq, f16 ? "f16" : "f32", (int)ci);
+                }
+            }
+}
+
+/* The reference exponential (through att_softmax with a running max of 0)
+ * against libm: within 2 ulp on [-87, 0], exactly 0 below. */
+static void test_attention_exp(void **state) {
+    (void)state;
+    for (int i = 0; i <= 87 * 512 + 40; i++) {
+        float x = -(float)i / 512.0f, s[SLM_ATT_CHUNK] = {x}, max = 0.0f, sum = 0.0f, msc = 0.0f;
+        scalar_set.att_softmax(s, 1, 1, &max, &sum, &msc);
+        assert_true(msc == 1.0f);
+        if (x < -87.0f) {
+            assert_true(s[0] == 0.0f);
+            continue;
+        }
+        double want = exp((double)x), err = fabs((double)s[0] - want) / want;
+        if (err > 2.5e-7) fail_msg("exp(%g) = %.9g, want %.9g", (double)x, (double)s[0], want);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_convert),
         cmocka_unit_test(test_gemm_all_types),
         cmocka_unit_test(test_attention_kernels),
+        cmocka_unit_test(test_chunked_attention),
+        cmocka_unit_test(test_attention_exp),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
