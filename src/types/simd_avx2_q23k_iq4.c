@@ -1,8 +1,336 @@
-/* simd_avx2_q23k_iq4.c - placeholder registration; the kernels land here. */
+/* simd_avx2_q23k_iq4.c - AVX2 kernels for Q2_K, Q3_K, IQ4_XS (Q8_K
+ * activations) and IQ4_NL (Q8_0 activations); built with the flags of
+ * simd_avx2.c and called from its slm_kernels_avx2.
+ *
+ * Bit for bit the scalar reference of kquants.c: the integer sum of a block
+ * (sub-block scales applied in integer) is exact in any order; its 8 int32
+ * partials per (row, token) pair are reduced with those of 7 other pairs, and
+ * lane p then takes the reference's float steps for pair p.
+ *
+ * The IQ4 codebook is signed, so its products go through maddubs as
+ * |w| * (a with w's sign); no codebook value is 0 and no activation is -128
+ * (Q8_0 and Q8_K round to -127..127), so the sign moves exactly.  The
+ * largest int16 pair sum is 2 * 127 * 127 < 32768.
+ *
+ * Tiles as in simd_avx2.c: 8 rows x 1 token for generation (with a prefetch
+ * of the next 8 rows), 4 x 2 (K-quants) or 4 x 4 (IQ4_NL) for prompts. */
 #include "types/gemm.h"
 
 #if defined(__x86_64__)
 
-void slm_kernels_avx2_q23k_iq4(slm_kernels *k) { (void)k; }
+#include <immintrin.h>
+#include <string.h>
 
-#endif
+#include "types/kquants.h"
+
+#define INLINE static inline __attribute__((always_inline))
+#define UNROLL _Pragma("GCC unroll 8")
+
+static uint16_t u16_at(const uint8_t *p) {
+    uint16_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static uint32_t u32_at(const uint8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+INLINE __m256i load256(const uint8_t *p) { return _mm256_loadu_si256((const __m256i *)(const void *)p); }
+
+/* 8 lanes of int32 holding the totals of v[0..7] (each a vector of 8 int32). */
+INLINE __m256i sum_lanes_8(const __m256i v[8]) {
+    __m256i q0 = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+    __m256i q1 = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
+    return _mm256_add_epi32(_mm256_permute2x128_si256(q0, q1, 0x20), _mm256_permute2x128_si256(q0, q1, 0x31));
+}
+
+/* 8 fp16 values (lanes 0..7) to floats. */
+INLINE __m256 f16x8(const uint16_t h[8]) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)h)); }
+
+/* One token: the next tile's 8 rows are read while this tile walks its
+ * blocks (see simd_avx2.c); a prefetch never faults past the matrix. */
+INLINE void prefetch_next_tile(const slm_gemm_args *g, const uint8_t *w, int R, int64_t ib, int block_bytes) {
+    const uintptr_t next = (uintptr_t)(w + (uint64_t)R * g->w_stride);
+    const int lines = (R * block_bytes + 63) / 64 + 1;
+    for (int l = 0; l < lines; l++) _mm_prefetch((const char *)(next + (uint64_t)(ib * lines + l) * 64), _MM_HINT_T0);
+}
+
+/* The codebook in both 128-bit lanes, for shuffle_epi8 lookups by nibble. */
+INLINE __m256i iq4_codebook(void) {
+    return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)slm_iq4nl_values));
+}
+
+/* int16 pair sums of w . a for signed w (never 0) and a (never -128). */
+INLINE __m256i dot_signed(__m256i w, __m256i a) {
+    return _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
+}
+
+/* ---- Q2_K: 2-bit quants, 4-bit scales and mins per 16 ------------------------- */
+
+/* Byte shuffle that spreads scale byte 2m over lane 0 and 2m + 1 over lane 1
+ * as int16 (high bytes zero): the scales of the two 16-element halves of a
+ * 32-byte group. */
+INLINE __m256i pair_scale_mask(int m) {
+    const __m256i base = _mm256_setr_epi8(0, -128, 0, -128, 0, -128, 0, -128, 0, -128, 0, -128, 0, -128, 0, -128,
+                                          1, -128, 1, -128, 1, -128, 1, -128, 1, -128, 1, -128, 1, -128, 1, -128);
+    return _mm256_add_epi8(base, _mm256_set1_epi16((short)(2 * m)));
+}
+
+/* Integer sums of one Q2_K block with one Q8_K block as 8 int32 partials:
+ * isum (scales applied) returned, summs (mins x bsums) in *mins. */
+INLINE __m256i dot_q2_K_block(const uint8_t *x, const uint8_t *y, __m256i *mins) {
+    const __m256i m3 = _mm256_set1_epi8(3), m4 = _mm256_set1_epi8(0x0f);
+    const __m128i sc = _mm_loadu_si128((const __m128i *)(const void *)x);
+    const __m256i scales = _mm256_and_si256(_mm256_broadcastsi128_si256(sc), m4);
+    const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc, 4), _mm_set1_epi8(0x0f)));
+    *mins = _mm256_madd_epi16(mins16, load256(y + 260));
+    __m256i sum = _mm256_setzero_si256();
+    UNROLL for (int h = 0; h < 2; h++) {
+        const __m256i bits = load256(x + 16 + 32 * h);
+        UNROLL for (int k = 0; k < 4; k++) {
+            __m256i q = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * k), m3);
+            __m256i a = load256(y + 4 + 128 * h + 32 * k);
+            __m256i s = _mm256_shuffle_epi8(scales, pair_scale_mask(4 * h + k));
+            sum = _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_maddubs_epi16(q, a), s));
+        }
+    }
+    return sum;
+}
+
+/* ---- Q3_K: 3-bit quants (offset 4), signed 6-bit scales per 16 ----------------- */
+
+/* The 16 scales of a Q3_K block, offset removed, as int8 (kquants.h layout:
+ * low nibbles in bytes 0..7, two high bits each in bytes 8..11). */
+INLINE __m128i q3_K_scales(const uint8_t *s) {
+    const uint32_t m2 = 0x0f0f0f0f, m1 = 0x03030303;
+    const uint32_t lo0 = u32_at(s), lo1 = u32_at(s + 4), hi = u32_at(s + 8);
+    const __m128i v = _mm_setr_epi32((int)((lo0 & m2) | ((hi & m1) << 4)), (int)((lo1 & m2) | (((hi >> 2) & m1) << 4)),
+                                     (int)(((lo0 >> 4) & m2) | (((hi >> 4) & m1) << 4)),
+                                     (int)(((lo1 >> 4) & m2) | (((hi >> 6) & m1) << 4)));
+    return _mm_sub_epi8(v, _mm_set1_epi8(32));
+}
+
+/* Byte shuffle of 8 int16 scales (both lanes) that gives scale 2c in lane 0
+ * and 2c + 1 in lane 1 (c = 0..3). */
+INLINE __m256i pair_scale16_mask(int c) {
+    const __m256i base = _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1,
+                                          2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3);
+    return _mm256_add_epi8(base, _mm256_set1_epi8((char)(4 * c)));
+}
+
+/* The third bit of group (h, k) moved to bit 2 of each byte. */
+INLINE __m256i q3_K_high_bit(__m256i hmask, int bit) {
+    __m256i v = bit >= 2 ? _mm256_srli_epi16(hmask, bit - 2) : _mm256_slli_epi16(hmask, 2 - bit);
+    return _mm256_and_si256(v, _mm256_set1_epi8(4));
+}
+
+/* isum of one Q3_K block with one Q8_K block as 8 int32 partials: the quants
+ * q + 4 (0..7) through maddubs, the 4 x scale x bsum taken off after. */
+INLINE __m256i dot_q3_K_block(const uint8_t *x, const uint8_t *y) {
+    const __m256i m3 = _mm256_set1_epi8(3);
+    const __m256i sc16 = _mm256_cvtepi8_epi16(q3_K_scales(x + 96));
+    const __m256i sc_lo = _mm256_permute4x64_epi64(sc16, 0x44), sc_hi = _mm256_permute4x64_epi64(sc16, 0xee);
+    const __m256i hmask = load256(x);
+    __m256i sum = _mm256_setzero_si256();
+    UNROLL for (int h = 0; h < 2; h++) {
+        const __m256i bits = load256(x + 32 + 32 * h);
+        UNROLL for (int k = 0; k < 4; k++) {
+            __m256i q = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits, 2 * k), m3), q3_K_high_bit(hmask, 4 * h + k));
+            __m256i a = load256(y + 4 + 128 * h + 32 * k);
+            __m256i s = _mm256_shuffle_epi8(h ? sc_hi : sc_lo, pair_scale16_mask(k));
+            sum = _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_maddubs_epi16(q, a), s));
+        }
+    }
+    __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(sc16, load256(y + 260)), 2);
+    return _mm256_sub_epi32(sum, corr);
+}
+
+/* ---- IQ4_XS: codebook quants, signed 6-bit scales per 32 ----------------------- */
+
+/* The 8 scales (offset removed), each int32 lane holding its scale in both
+ * int16 halves, ready to be spread by permutevar8x32. */
+INLINE __m256i iq4_xs_scales(const uint8_t *x) {
+    const __m256i lo = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((int)u32_at(x + 4)),
+                                                          _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28)),
+                                        _mm256_set1_epi32(0x0f));
+    const __m256i hi = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((int)u16_at(x + 2)),
+                                                          _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14)),
+                                        _mm256_set1_epi32(3));
+    const __m256i s = _mm256_sub_epi32(_mm256_or_si256(lo, _mm256_slli_epi32(hi, 4)), _mm256_set1_epi32(32));
+    return _mm256_or_si256(_mm256_and_si256(s, _mm256_set1_epi32(0xffff)), _mm256_slli_epi32(s, 16));
+}
+
+/* The activations of sub-blocks 2c, 2c + 1 regrouped as the weights come out
+ * of 32 bytes of nibbles: lo = elements 0..15 of both, hi = 16..31 of both. */
+typedef struct act_pair {
+    __m256i lo, hi;
+} act_pair;
+
+INLINE act_pair iq4_xs_act(const uint8_t *y, int c) {
+    const __m256i a0 = load256(y + 4 + 64 * c), a1 = load256(y + 4 + 64 * c + 32);
+    return (act_pair){_mm256_permute2x128_si256(a0, a1, 0x20), _mm256_permute2x128_si256(a0, a1, 0x31)};
+}
+
+INLINE __m256i dot_iq4_xs_block(const uint8_t *x, const act_pair act[4]) {
+    const __m256i book = iq4_codebook(), m4 = _mm256_set1_epi8(0x0f);
+    const __m256i scales = iq4_xs_scales(x);
+    __m256i sum = _mm256_setzero_si256();
+    UNROLL for (int c = 0; c < 4; c++) {
+        const __m256i bits = load256(x + 8 + 32 * c);
+        __m256i wl = _mm256_shuffle_epi8(book, _mm256_and_si256(bits, m4));
+        __m256i wh = _mm256_shuffle_epi8(book, _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4));
+        __m256i s = _mm256_permutevar8x32_epi32(scales, _mm256_setr_epi32(2 * c, 2 * c, 2 * c, 2 * c, 2 * c + 1,
+                                                                          2 * c + 1, 2 * c + 1, 2 * c + 1));
+        __m256i pl = _mm256_madd_epi16(dot_signed(wl, act[c].lo), s);
+        __m256i ph = _mm256_madd_epi16(dot_signed(wh, act[c].hi), s);
+        sum = _mm256_add_epi32(sum, _mm256_add_epi32(pl, ph));
+    }
+    return sum;
+}
+
+/* ---- the K-quant tile ------------------------------------------------------------ */
+
+INLINE int block_bytes_of(slm_type type) {
+    return type == SLM_TYPE_Q2_K ? 84 : type == SLM_TYPE_Q3_K ? 110 : 136;
+}
+
+/* Offset of the block's f16 d. */
+INLINE int d_offset_of(slm_type type) {
+    return type == SLM_TYPE_Q2_K ? 80 : type == SLM_TYPE_Q3_K ? 108 : 0;
+}
+
+/* One tile of R rows x T tokens (R * T <= 8), all blocks.  Reference float
+ * steps per pair: Q2_K sum += (dy*d)*isum - (dy*dmin)*summs, the others
+ * sum += (d*dy)*isum. */
+INLINE void tile_k(slm_type type, const slm_gemm_args *g, int64_t r, int64_t t, int R, int T) {
+    const int bb = block_bytes_of(type), doff = d_offset_of(type);
+    const uint8_t *w = g->w + (uint64_t)r * g->w_stride;
+    const uint8_t *a = (const uint8_t *)g->a + (uint64_t)t * g->a_stride;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t ib = 0; ib < g->n / 256; ib++) {
+        if (T == 1 && R == 8) prefetch_next_tile(g, w, R, ib, bb);
+        __m256i part[8], mpart[8];
+        uint16_t dw[8] = {0}, dm[8] = {0};
+        float da[8] = {0};
+        UNROLL for (int p = 0; p < 8; p++) part[p] = mpart[p] = _mm256_setzero_si256();
+        UNROLL for (int j = 0; j < T; j++) {
+            const uint8_t *yb = a + (uint64_t)j * g->a_stride + (uint64_t)ib * 292;
+            act_pair act[4];
+            if (type == SLM_TYPE_IQ4_XS) UNROLL for (int c = 0; c < 4; c++) act[c] = iq4_xs_act(yb, c);
+            UNROLL for (int i = 0; i < R; i++) {
+                const uint8_t *xb = w + (uint64_t)i * g->w_stride + (uint64_t)ib * bb;
+                const int p = i * T + j;
+                if (type == SLM_TYPE_Q2_K) part[p] = dot_q2_K_block(xb, yb, &mpart[p]);
+                else if (type == SLM_TYPE_Q3_K) part[p] = dot_q3_K_block(xb, yb);
+                else part[p] = dot_iq4_xs_block(xb, act);
+                dw[p] = u16_at(xb + doff);
+                if (type == SLM_TYPE_Q2_K) dm[p] = u16_at(xb + 82);
+                memcpy(&da[p], yb, 4);
+            }
+        }
+        const __m256 dy = _mm256_loadu_ps(da);
+        __m256 term = _mm256_mul_ps(_mm256_mul_ps(f16x8(dw), dy), _mm256_cvtepi32_ps(sum_lanes_8(part)));
+        if (type == SLM_TYPE_Q2_K)
+            term = _mm256_sub_ps(term, _mm256_mul_ps(_mm256_mul_ps(dy, f16x8(dm)), _mm256_cvtepi32_ps(sum_lanes_8(mpart))));
+        acc = _mm256_add_ps(acc, term);
+    }
+    float out[8];
+    _mm256_storeu_ps(out, acc);
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++) g->y[(t + j) * g->y_stride + r + i] = out[i * T + j];
+}
+
+/* ---- IQ4_NL: blocks of 32 with Q8_0 activations --------------------------------- */
+
+/* The 32 codebook values of a block: 16 bytes in both lanes, lane 1 shifted
+ * to its high nibbles, then looked up. */
+INLINE __m256i iq4_nl_weights(const uint8_t *qs, __m256i book) {
+    const __m256i b = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)qs));
+    const __m256i n = _mm256_and_si256(_mm256_srlv_epi64(b, _mm256_setr_epi64x(0, 0, 4, 4)), _mm256_set1_epi8(0x0f));
+    return _mm256_shuffle_epi8(book, n);
+}
+
+/* One tile of R rows x T tokens (up to 16 pairs); per pair and block the
+ * reference's sum += (d_a * d_w) * isum. */
+INLINE void tile_iq4_nl(const slm_gemm_args *g, int64_t r, int64_t t, int R, int T) {
+    const int P = R * T;
+    const __m256i book = iq4_codebook(), ones = _mm256_set1_epi16(1);
+    const uint8_t *w = g->w + (uint64_t)r * g->w_stride;
+    const uint8_t *a = (const uint8_t *)g->a + (uint64_t)t * g->a_stride;
+    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int64_t ib = 0; ib < g->n / 32; ib++) {
+        if (T == 1 && R == 8) prefetch_next_tile(g, w, R, ib, 18);
+        const uint8_t *wb[8], *ab[8];
+        __m256i wq[8], wabs[8], part[16];
+        uint16_t dw[16] = {0}, da[16] = {0};
+        UNROLL for (int i = 0; i < R; i++) {
+            wb[i] = w + (uint64_t)i * g->w_stride + (uint64_t)ib * 18;
+            wq[i] = iq4_nl_weights(wb[i] + 2, book);
+            wabs[i] = _mm256_sign_epi8(wq[i], wq[i]);
+        }
+        UNROLL for (int j = 0; j < T; j++) ab[j] = a + (uint64_t)j * g->a_stride + (uint64_t)ib * 34;
+        UNROLL for (int p = P; p < 16; p++) part[p] = _mm256_setzero_si256();
+        UNROLL for (int j = 0; j < T; j++) {
+            const __m256i av = load256(ab[j] + 2);
+            UNROLL for (int i = 0; i < R; i++) {
+                part[i * T + j] = _mm256_madd_epi16(_mm256_maddubs_epi16(wabs[i], _mm256_sign_epi8(av, wq[i])), ones);
+                dw[i * T + j] = u16_at(wb[i]);
+                da[i * T + j] = u16_at(ab[j]);
+            }
+        }
+        UNROLL for (int h = 0; h < (P + 7) / 8; h++) {
+            __m256 d = _mm256_mul_ps(f16x8(da + 8 * h), f16x8(dw + 8 * h));
+            acc[h] = _mm256_add_ps(acc[h], _mm256_mul_ps(d, _mm256_cvtepi32_ps(sum_lanes_8(part + 8 * h))));
+        }
+    }
+    float out[16];
+    _mm256_storeu_ps(out, acc[0]);
+    _mm256_storeu_ps(out + 8, acc[1]);
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++) g->y[(t + j) * g->y_stride + r + i] = out[i * T + j];
+}
+
+/* ---- tiling (as DEFINE_GEMM in simd_avx2.c) ---------------------------------------- */
+
+#define DEFINE_GEMM(NAME, TILE, RP, TP)                                                                  \
+    static void NAME(const slm_gemm_args *g, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {           \
+        if (t1 - t0 == 1) {                                                                              \
+            int64_t r = r0;                                                                              \
+            for (; r + 8 <= r1; r += 8) TILE(g, r, t0, 8, 1);                                            \
+            for (; r < r1; r++) TILE(g, r, t0, 1, 1);                                                    \
+            return;                                                                                      \
+        }                                                                                                \
+        int64_t r = r0;                                                                                  \
+        for (; r + RP <= r1; r += RP) {                                                                  \
+            int64_t t = t0;                                                                              \
+            for (; t + TP <= t1; t += TP) TILE(g, r, t, RP, TP);                                         \
+            for (; t < t1; t++) TILE(g, r, t, RP, 1);                                                    \
+        }                                                                                                \
+        for (; r < r1; r++) {                                                                            \
+            int64_t t = t0;                                                                              \
+            for (; t + 8 <= t1; t += 8) TILE(g, r, t, 1, 8);                                             \
+            for (; t < t1; t++) TILE(g, r, t, 1, 1);                                                     \
+        }                                                                                                \
+    }
+
+#define Q2_K_TILE(g, r, t, R, T) tile_k(SLM_TYPE_Q2_K, g, r, t, R, T)
+#define Q3_K_TILE(g, r, t, R, T) tile_k(SLM_TYPE_Q3_K, g, r, t, R, T)
+#define IQ4_XS_TILE(g, r, t, R, T) tile_k(SLM_TYPE_IQ4_XS, g, r, t, R, T)
+#define IQ4_NL_TILE(g, r, t, R, T) tile_iq4_nl(g, r, t, R, T)
+
+DEFINE_GEMM(gemm_q2_K, Q2_K_TILE, 4, 2)
+DEFINE_GEMM(gemm_q3_K, Q3_K_TILE, 4, 2)
+DEFINE_GEMM(gemm_iq4_xs, IQ4_XS_TILE, 4, 2)
+DEFINE_GEMM(gemm_iq4_nl, IQ4_NL_TILE, 4, 4)
+
+void slm_kernels_avx2_q23k_iq4(slm_kernels *k) {
+    k->gemm[SLM_TYPE_Q2_K] = gemm_q2_K;
+    k->gemm[SLM_TYPE_Q3_K] = gemm_q3_K;
+    k->gemm[SLM_TYPE_IQ4_XS] = gemm_iq4_xs;
+    k->gemm[SLM_TYPE_IQ4_NL] = gemm_iq4_nl;
+}
+
+#endif /* __x86_64__ */
