@@ -14,6 +14,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "model/attention.h"
 #include "model/context.h"
 #include "model/rope.h"
 #include "types/dot.h"
@@ -61,74 +62,7 @@ static void rope_all(const slm_context *c, float *x, int64_t n_heads, int64_t he
                        c->s.rope_cos + t * half, c->s.rope_sin + t * half);
 }
 
-/* ---- attention ------------------------------------------------------------ */
-
-typedef struct attention_task {
-    slm_context *c;
-    int64_t layer;
-    int32_t n;
-    const int32_t *pos, *seq;
-} attention_task;
-
-/* One query head of one token attends to positions 0..pos of its sequence
- * (causal: later tokens of the batch are at later positions).  Query head h
- * reads KV head h / (n_head / n_head_kv).
- *
- * Online softmax, one pass over the cache: with M the largest score so far
- * and S the sum of e^(s - M), a new score s either raises M (the running
- * output and S are rescaled by e^(M_old - s)) or adds e^(s - M) v to the
- * output.  The order of positions is fixed, so the result depends only on
- * the token's own history, never on the batch it came in. */
-static void attend_head(attention_task *a, slm_thread_scratch *ts, int32_t t, int64_t h) {
-    slm_context *c = a->c;
-    const slm_kernels *k = &c->kern;
-    const slm_hparams *hp = &c->model->hp;
-    int64_t hd = hp->head_dim, hdv = hp->head_dim_v;
-    int64_t kvh = h / (hp->n_head / hp->n_head_kv);
-    int32_t p = a->pos[t], s = a->seq[t];
-    bool k16 = c->kv.type_k == SLM_CACHE_F16, v16 = c->kv.type_v == SLM_CACHE_F16;
-    float *q = ts->q;
-    memcpy(q, c->s.q + (t * hp->n_head + h) * hd, (size_t)hd * sizeof *q);
-    /* ggml multiplies an F16 cache with activations rounded to fp16 */
-    if (k16) k->convert[SLM_TYPE_F16](q, q, hd);
-    float scale = 1.0f / sqrtf((float)hd);
-    float *out = c->s.att + (t * hp->n_head + h) * hdv;
-    memset(out, 0, (size_t)hdv * sizeof *out);
-    float max = -INFINITY, sum = 0.0f, dots[8];
-    for (int32_t j = 0; j <= p; j++) {
-        const void *krow = slm_kv_row_k(&c->kv, a->layer, s, j), *vrow = slm_kv_row_v(&c->kv, a->layer, s, j);
-        /* q . k for 8 positions at a time where 8 remain (the same values) */
-        if (k16 && j % 8 == 0 && j + 8 <= p + 1)
-            k->dot_f16_x8((const uint16_t *)krow + kvh * hd, c->kv.k_width, q, hd, dots);
-        float dot = k16 ? (j + 8 - j % 8 <= p + 1 ? dots[j % 8] : k->dot_f16((const uint16_t *)krow + kvh * hd, q, hd))
-                        : k->dot_f32((const float *)krow + kvh * hd, q, hd);
-        float score = dot * scale;
-        float ms = 1.0f, vs = 1.0f;
-        if (score > max) {
-            ms = expf(max - score); /* 0 for the first position */
-            max = score;
-        } else {
-            vs = expf(score - max);
-        }
-        sum = sum * ms + vs;
-        if (v16) k->scale_add_f16(out, ms, vs, (const uint16_t *)vrow + kvh * hdv, hdv);
-        else k->scale_add_f32(out, ms, vs, (const float *)vrow + kvh * hdv, hdv);
-    }
-    float inv = 1.0f / sum;
-    for (int64_t i = 0; i < hdv; i++) out[i] *= inv;
-}
-
-static void attention_units(void *arg, int ith, int nth) {
-    attention_task *a = arg;
-    int64_t n_head = a->c->model->hp.n_head, units = (int64_t)a->n * n_head;
-    for (int64_t u = units * ith / nth; u < units * (ith + 1) / nth; u++)
-        attend_head(a, &a->c->ts[ith], (int32_t)(u / n_head), u % n_head);
-}
-
-static void attention(slm_context *c, int64_t layer, int32_t n, const int32_t *pos, const int32_t *seq) {
-    attention_task a = {c, layer, n, pos, seq};
-    slm_threadpool_run(c->pool, attention_units, &a);
-}
+/* ---- the KV cache (attention itself: attention.c) ------------------------- */
 
 static void kv_append(slm_context *c, int64_t layer, int32_t n, const int32_t *pos, const int32_t *seq) {
     for (int32_t t = 0; t < n; t++) {
@@ -153,7 +87,7 @@ static void transformer_block(slm_context *c, const slm_layer *L, int64_t il, in
     rope_all(c, s->q, hp->n_head, hp->head_dim, n);
     rope_all(c, s->k, hp->n_head_kv, hp->head_dim, n);
     kv_append(c, il, n, pos, seq);
-    attention(c, il, n, pos, seq);
+    slm_attention(c, il, n, pos, seq);
     slm_matmul(c, &L->wo, s->att, n, s->tmp);
     add_bias(s->tmp, L->bo, n_embd, n);
     add_residual(s->x, s->tmp, n * n_embd);

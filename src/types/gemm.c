@@ -81,15 +81,22 @@ void slm_kernels_scalar(slm_kernels *k) {
     k->dot_f32 = slm_dot_f32;
     k->scale_add_f16 = scale_add_f16;
     k->scale_add_f32 = scale_add_f32;
+    slm_kernels_attention_scalar(k);
 }
 
 void slm_kernels_select(slm_kernels *k, unsigned cpu_features) {
     slm_kernels_scalar(k);
 #if defined(__x86_64__)
     unsigned need = SLM_CPU_AVX2 | SLM_CPU_FMA | SLM_CPU_F16C;
-    if ((cpu_features & need) == need) slm_kernels_avx2(k);
+    if ((cpu_features & need) == need) {
+        slm_kernels_avx2(k);
+        slm_kernels_avx2_attention(k);
+    }
 #elif defined(__aarch64__)
-    if (cpu_features & SLM_CPU_NEON) slm_kernels_neon(k);
+    if (cpu_features & SLM_CPU_NEON) {
+        slm_kernels_neon(k);
+        slm_kernels_neon_attention(k);
+    }
 #else
     (void)cpu_features;
 #endif

@@ -49,7 +49,29 @@ typedef struct slm_kernels {
     float (*dot_f32)(const float *k, const float *q, int64_t n);
     void (*scale_add_f16)(float *out, float ms, float vs, const uint16_t *v, int64_t n);
     void (*scale_add_f32)(float *out, float ms, float vs, const float *v, int64_t n);
+
+    /* Chunked attention (src/model/attention.c; the scalar reference is
+     * attention_kernels.c).  One call covers m <= SLM_ATT_CHUNK cached
+     * positions (rows k, k + k_stride, ...) for nq query rows (q, q + q_stride,
+     * ...); s and w are [nq][SLM_ATT_CHUNK].  Each query's results depend on
+     * its own data alone, never on m's split or on nq.
+     * att_scores: s[g][j] = (q_g . k_j) * scale, in slm_dot_f32's order.
+     * att_softmax: per query, M' = max(max, max_j s), w = e^(s - M'),
+     *   ms = e^(max - M'), sum = sum * ms + (w summed in a fixed tree), max = M'.
+     * att_accum: out_g = out_g * ms_g + sum_j w[g][j] v_j (j ascending). */
+    void (*att_scores_f16)(const uint16_t *k, int64_t k_stride, int m, const float *q, int64_t q_stride, int nq,
+                           int64_t n, float scale, float *s);
+    void (*att_scores_f32)(const float *k, int64_t k_stride, int m, const float *q, int64_t q_stride, int nq,
+                           int64_t n, float scale, float *s);
+    void (*att_softmax)(float *s, int m, int nq, float *max, float *sum, float *ms);
+    void (*att_accum_f16)(float *out, int64_t out_stride, int64_t n, const float *w, const float *ms, int nq,
+                          const uint16_t *v, int64_t v_stride, int m);
+    void (*att_accum_f32)(float *out, int64_t out_stride, int64_t n, const float *w, const float *ms, int nq,
+                          const float *v, int64_t v_stride, int m);
 } slm_kernels;
+
+/* Positions per attention chunk: chunks start at multiples of it. */
+#define SLM_ATT_CHUNK 16
 
 /* The scalar reference set: loops over slm_dot_traits' vec_dot and slm_dot_f32. */
 void slm_kernels_scalar(slm_kernels *k);
@@ -64,5 +86,9 @@ void slm_kernels_neon(slm_kernels *k);
 void slm_kernels_avx2_q45k(slm_kernels *k);      /* Q4_K, Q5_K, Q8_K activations */
 void slm_kernels_avx2_q23k_iq4(slm_kernels *k);  /* Q2_K, Q3_K, IQ4_NL, IQ4_XS */
 void slm_kernels_neon_kquants(slm_kernels *k);   /* Q2_K..Q6_K, IQ4_NL, IQ4_XS, Q8_K */
+/* The attention kernels: scalar (attention_kernels.c), AVX2, NEON. */
+void slm_kernels_attention_scalar(slm_kernels *k);
+void slm_kernels_avx2_attention(slm_kernels *k);
+void slm_kernels_neon_attention(slm_kernels *k);
 
 #endif
