@@ -16,6 +16,7 @@
 
 #include "model/attention.h"
 #include "model/context.h"
+#include "model/ops.h"
 #include "model/rope.h"
 #include "types/dot.h"
 #include "types/half.h"
@@ -29,16 +30,6 @@ static void embed(const slm_model *m, const slm_token *tokens, int32_t n, float 
         to_float(e->data + (uint64_t)tokens[i] * e->row_bytes, x + (int64_t)i * e->n_in, e->n_in);
 }
 
-/* y = x / sqrt(mean(x^2) + eps) * w, per token (the sum in double, as ggml). */
-static void rms_norm(const float *x, const float *w, float eps, int64_t width, int32_t n, float *y) {
-    for (int32_t t = 0; t < n; t++, x += width, y += width) {
-        double sum = 0.0;
-        for (int64_t i = 0; i < width; i++) sum += (double)(x[i] * x[i]);
-        float scale = 1.0f / sqrtf((float)(sum / (double)width) + eps);
-        for (int64_t i = 0; i < width; i++) y[i] = (x[i] * scale) * w[i];
-    }
-}
-
 static void add_bias(float *y, const float *b, int64_t width, int32_t n) {
     if (!b) return;
     for (int32_t t = 0; t < n; t++, y += width)
@@ -47,11 +38,6 @@ static void add_bias(float *y, const float *b, int64_t width, int32_t n) {
 
 static void add_residual(float *x, const float *d, int64_t count) {
     for (int64_t i = 0; i < count; i++) x[i] += d[i];
-}
-
-/* gate = silu(gate) * up, silu(z) = z / (1 + e^-z). */
-static void swiglu(float *gate, const float *up, int64_t count) {
-    for (int64_t i = 0; i < count; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
 }
 
 static void rope_all(const slm_context *c, float *x, int64_t n_heads, int64_t head_dim, int32_t n) {
@@ -79,7 +65,7 @@ static void transformer_block(slm_context *c, const slm_layer *L, int64_t il, in
     slm_scratch *s = &c->s;
     int64_t n_embd = hp->n_embd;
 
-    rms_norm(s->x, L->attn_norm, hp->norm_eps, n_embd, n, s->xn);
+    slm_op_rms_norm(c, s->x, L->attn_norm, hp->norm_eps, n_embd, n, s->xn);
     slm_matmul_shared(c, 3, (const slm_matrix *[]){&L->wq, &L->wk, &L->wv}, s->xn, n, (float *[]){s->q, s->k, s->v});
     add_bias(s->q, L->bq, L->wq.n_out, n);
     add_bias(s->k, L->bk, L->wk.n_out, n);
@@ -92,9 +78,9 @@ static void transformer_block(slm_context *c, const slm_layer *L, int64_t il, in
     add_bias(s->tmp, L->bo, n_embd, n);
     add_residual(s->x, s->tmp, n * n_embd);
 
-    rms_norm(s->x, L->ffn_norm, hp->norm_eps, n_embd, n, s->xn);
+    slm_op_rms_norm(c, s->x, L->ffn_norm, hp->norm_eps, n_embd, n, s->xn);
     slm_matmul_shared(c, 2, (const slm_matrix *[]){&L->ffn_gate, &L->ffn_up}, s->xn, n, (float *[]){s->gate, s->up});
-    swiglu(s->gate, s->up, n * hp->n_ff);
+    slm_op_swiglu(c, s->gate, s->up, n * hp->n_ff);
     slm_matmul(c, &L->ffn_down, s->gate, n, s->tmp);
     add_residual(s->x, s->tmp, n * n_embd);
 }
@@ -121,6 +107,6 @@ void slm_forward(slm_context *c, int32_t n, const slm_token *tokens, const int32
         n_out++;
     }
     if (n_out == 0) return;
-    rms_norm(s->tmp, m->output_norm, hp->norm_eps, hp->n_embd, n_out, s->out_in);
+    slm_op_rms_norm(c, s->tmp, m->output_norm, hp->norm_eps, hp->n_embd, n_out, s->out_in);
     slm_matmul(c, &m->output, s->out_in, n_out, out);
 }

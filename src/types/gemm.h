@@ -26,7 +26,7 @@ typedef struct slm_gemm_args {
     int64_t n;            /* elements per row */
     float *y;             /* y[t * y_stride + r] */
     int64_t y_stride;
-    float *row_buf;       /* scratch of n floats (scalar float path) */
+    float *row_buf;       /* scratch of n floats per thread (dequantized rows, block sums) */
 } slm_gemm_args;
 
 /* Computes y for rows [r0, r1) and tokens [t0, t1). */
