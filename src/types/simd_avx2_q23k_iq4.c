@@ -63,11 +63,6 @@ INLINE __m256i iq4_codebook(void) {
     return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)slm_iq4nl_values));
 }
 
-/* int16 pair sums of w . a for signed w (never 0) and a (never -128). */
-INLINE __m256i dot_signed(__m256i w, __m256i a) {
-    return _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
-}
-
 /* ---- Q2_K: 2-bit quants, 4-bit scales and mins per 16 ------------------------- */
 
 /* Byte shuffle that spreads scale byte 2m over lane 0 and 2m + 1 over lane 1
@@ -77,27 +72,6 @@ INLINE __m256i pair_scale_mask(int m) {
     const __m256i base = _mm256_setr_epi8(0, -128, 0, -128, 0, -128, 0, -128, 0, -128, 0, -128, 0, -128, 0, -128,
                                           1, -128, 1, -128, 1, -128, 1, -128, 1, -128, 1, -128, 1, -128, 1, -128);
     return _mm256_add_epi8(base, _mm256_set1_epi16((short)(2 * m)));
-}
-
-/* Integer sums of one Q2_K block with one Q8_K block as 8 int32 partials:
- * isum (scales applied) returned, summs (mins x bsums) in *mins. */
-INLINE __m256i dot_q2_K_block(const uint8_t *x, const uint8_t *y, __m256i *mins) {
-    const __m256i m3 = _mm256_set1_epi8(3), m4 = _mm256_set1_epi8(0x0f);
-    const __m128i sc = _mm_loadu_si128((const __m128i *)(const void *)x);
-    const __m256i scales = _mm256_and_si256(_mm256_broadcastsi128_si256(sc), m4);
-    const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc, 4), _mm_set1_epi8(0x0f)));
-    *mins = _mm256_madd_epi16(mins16, load256(y + 260));
-    __m256i sum = _mm256_setzero_si256();
-    UNROLL for (int h = 0; h < 2; h++) {
-        const __m256i bits = load256(x + 16 + 32 * h);
-        UNROLL for (int k = 0; k < 4; k++) {
-            __m256i q = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * k), m3);
-            __m256i a = load256(y + 4 + 128 * h + 32 * k);
-            __m256i s = _mm256_shuffle_epi8(scales, pair_scale_mask(4 * h + k));
-            sum = _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_maddubs_epi16(q, a), s));
-        }
-    }
-    return sum;
 }
 
 /* ---- Q3_K: 3-bit quants (offset 4), signed 6-bit scales per 16 ----------------- */
@@ -127,27 +101,6 @@ INLINE __m256i q3_K_high_bit(__m256i hmask, int bit) {
     return _mm256_and_si256(v, _mm256_set1_epi8(4));
 }
 
-/* isum of one Q3_K block with one Q8_K block as 8 int32 partials: the quants
- * q + 4 (0..7) through maddubs, the 4 x scale x bsum taken off after. */
-INLINE __m256i dot_q3_K_block(const uint8_t *x, const uint8_t *y) {
-    const __m256i m3 = _mm256_set1_epi8(3);
-    const __m256i sc16 = _mm256_cvtepi8_epi16(q3_K_scales(x + 96));
-    const __m256i sc_lo = _mm256_permute4x64_epi64(sc16, 0x44), sc_hi = _mm256_permute4x64_epi64(sc16, 0xee);
-    const __m256i hmask = load256(x);
-    __m256i sum = _mm256_setzero_si256();
-    UNROLL for (int h = 0; h < 2; h++) {
-        const __m256i bits = load256(x + 32 + 32 * h);
-        UNROLL for (int k = 0; k < 4; k++) {
-            __m256i q = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits, 2 * k), m3), q3_K_high_bit(hmask, 4 * h + k));
-            __m256i a = load256(y + 4 + 128 * h + 32 * k);
-            __m256i s = _mm256_shuffle_epi8(h ? sc_hi : sc_lo, pair_scale16_mask(k));
-            sum = _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_maddubs_epi16(q, a), s));
-        }
-    }
-    __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(sc16, load256(y + 260)), 2);
-    return _mm256_sub_epi32(sum, corr);
-}
-
 /* ---- IQ4_XS: codebook quants, signed 6-bit scales per 32 ----------------------- */
 
 /* The 8 scales (offset removed), each int32 lane holding its scale in both
@@ -174,23 +127,6 @@ INLINE act_pair iq4_xs_act(const uint8_t *y, int c) {
     return (act_pair){_mm256_permute2x128_si256(a0, a1, 0x20), _mm256_permute2x128_si256(a0, a1, 0x31)};
 }
 
-INLINE __m256i dot_iq4_xs_block(const uint8_t *x, const act_pair act[4]) {
-    const __m256i book = iq4_codebook(), m4 = _mm256_set1_epi8(0x0f);
-    const __m256i scales = iq4_xs_scales(x);
-    __m256i sum = _mm256_setzero_si256();
-    UNROLL for (int c = 0; c < 4; c++) {
-        const __m256i bits = load256(x + 8 + 32 * c);
-        __m256i wl = _mm256_shuffle_epi8(book, _mm256_and_si256(bits, m4));
-        __m256i wh = _mm256_shuffle_epi8(book, _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4));
-        __m256i s = _mm256_permutevar8x32_epi32(scales, _mm256_setr_epi32(2 * c, 2 * c, 2 * c, 2 * c, 2 * c + 1,
-                                                                          2 * c + 1, 2 * c + 1, 2 * c + 1));
-        __m256i pl = _mm256_madd_epi16(dot_signed(wl, act[c].lo), s);
-        __m256i ph = _mm256_madd_epi16(dot_signed(wh, act[c].hi), s);
-        sum = _mm256_add_epi32(sum, _mm256_add_epi32(pl, ph));
-    }
-    return sum;
-}
-
 /* ---- the K-quant tile ------------------------------------------------------------ */
 
 INLINE int block_bytes_of(slm_type type) {
@@ -202,33 +138,108 @@ INLINE int d_offset_of(slm_type type) {
     return type == SLM_TYPE_Q2_K ? 80 : type == SLM_TYPE_Q3_K ? 108 : 0;
 }
 
-/* One tile of R rows x T tokens (R * T <= 8), all blocks.  Reference float
- * steps per pair: Q2_K sum += (dy*d)*isum - (dy*dmin)*summs, the others
- * sum += (d*dy)*isum. */
+/* What the groups of one weight block share: its scales, ready to shuffle
+ * (Q2_K: the 16 4-bit scales in both lanes; Q3_K: int16 scales 0..7 and
+ * 8..15, each in both lanes; IQ4_XS: iq4_xs_scales). */
+typedef struct row_scales {
+    __m256i s0, s1;
+} row_scales;
+
+INLINE row_scales prep_row(slm_type type, const uint8_t *x) {
+    if (type == SLM_TYPE_Q2_K) {
+        __m256i sc = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)x));
+        return (row_scales){_mm256_and_si256(sc, _mm256_set1_epi8(0x0f)), _mm256_setzero_si256()};
+    }
+    if (type == SLM_TYPE_Q3_K) {
+        __m256i sc16 = _mm256_cvtepi8_epi16(q3_K_scales(x + 96));
+        return (row_scales){_mm256_permute4x64_epi64(sc16, 0x44), _mm256_permute4x64_epi64(sc16, 0xee)};
+    }
+    return (row_scales){iq4_xs_scales(x), _mm256_setzero_si256()};
+}
+
+/* The int32 partials a pair starts a block with: Q3_K's -4 x scale x bsum
+ * (the quants go through maddubs as q + 4), Q2_K's mins x bsums apart. */
+INLINE void init_pair(slm_type type, const uint8_t *x, const uint8_t *y, row_scales rs, __m256i *part, __m256i *mpart) {
+    *part = *mpart = _mm256_setzero_si256();
+    if (type == SLM_TYPE_Q2_K) {
+        __m128i m = _mm_and_si128(_mm_srli_epi16(_mm_loadu_si128((const __m128i *)(const void *)x), 4), _mm_set1_epi8(0x0f));
+        *mpart = _mm256_madd_epi16(_mm256_cvtepu8_epi16(m), load256(y + 260));
+    } else if (type == SLM_TYPE_Q3_K) {
+        __m256i sc16 = _mm256_blend_epi32(rs.s0, rs.s1, 0xf0);
+        *part = _mm256_sub_epi32(*part, _mm256_slli_epi32(_mm256_madd_epi16(sc16, load256(y + 260)), 2));
+    }
+}
+
+/* Group c of a Q2_K / Q3_K block: 32 quants (elements 32c..32c+31, two
+ * sub-blocks of 16) as unsigned bytes and their two scales as int16. */
+INLINE __m256i q23_group(slm_type type, const uint8_t *x, int c, row_scales rs, __m256i *s) {
+    const int h = c / 4, k = c % 4;
+    if (type == SLM_TYPE_Q2_K) {
+        *s = _mm256_shuffle_epi8(rs.s0, pair_scale_mask(c));
+        return _mm256_and_si256(_mm256_srli_epi16(load256(x + 16 + 32 * h), 2 * k), _mm256_set1_epi8(3));
+    }
+    *s = _mm256_shuffle_epi8(h ? rs.s1 : rs.s0, pair_scale16_mask(k));
+    __m256i lo = _mm256_and_si256(_mm256_srli_epi16(load256(x + 32 + 32 * h), 2 * k), _mm256_set1_epi8(3));
+    return _mm256_or_si256(lo, q3_K_high_bit(load256(x), c));
+}
+
+/* One tile of R rows x T tokens (R * T <= 8), all blocks, group by group so
+ * that a row's unpacked group serves all T tokens and a token's activations
+ * all R rows.  Reference float steps per pair: Q2_K
+ * sum += (dy*d)*isum - (dy*dmin)*summs, the others sum += (d*dy)*isum. */
 INLINE void tile_k(slm_type type, const slm_gemm_args *g, int64_t r, int64_t t, int R, int T) {
     const int bb = block_bytes_of(type), doff = d_offset_of(type);
+    const int G = type == SLM_TYPE_IQ4_XS ? 4 : 8;
     const uint8_t *w = g->w + (uint64_t)r * g->w_stride;
     const uint8_t *a = (const uint8_t *)g->a + (uint64_t)t * g->a_stride;
     __m256 acc = _mm256_setzero_ps();
     for (int64_t ib = 0; ib < g->n / 256; ib++) {
         if (T == 1 && R == 8) prefetch_next_tile(g, w, R, ib, bb);
+        const uint8_t *xb[8], *yb[8];
+        row_scales rs[8];
         __m256i part[8], mpart[8];
         uint16_t dw[8] = {0}, dm[8] = {0};
         float da[8] = {0};
-        UNROLL for (int p = 0; p < 8; p++) part[p] = mpart[p] = _mm256_setzero_si256();
-        UNROLL for (int j = 0; j < T; j++) {
-            const uint8_t *yb = a + (uint64_t)j * g->a_stride + (uint64_t)ib * 292;
-            act_pair act[4];
-            if (type == SLM_TYPE_IQ4_XS) UNROLL for (int c = 0; c < 4; c++) act[c] = iq4_xs_act(yb, c);
-            UNROLL for (int i = 0; i < R; i++) {
-                const uint8_t *xb = w + (uint64_t)i * g->w_stride + (uint64_t)ib * bb;
-                const int p = i * T + j;
-                if (type == SLM_TYPE_Q2_K) part[p] = dot_q2_K_block(xb, yb, &mpart[p]);
-                else if (type == SLM_TYPE_Q3_K) part[p] = dot_q3_K_block(xb, yb);
-                else part[p] = dot_iq4_xs_block(xb, act);
-                dw[p] = u16_at(xb + doff);
-                if (type == SLM_TYPE_Q2_K) dm[p] = u16_at(xb + 82);
-                memcpy(&da[p], yb, 4);
+        UNROLL for (int p = R * T; p < 8; p++) part[p] = mpart[p] = _mm256_setzero_si256();
+        UNROLL for (int i = 0; i < R; i++) {
+            xb[i] = w + (uint64_t)i * g->w_stride + (uint64_t)ib * bb;
+            rs[i] = prep_row(type, xb[i]);
+        }
+        UNROLL for (int j = 0; j < T; j++) yb[j] = a + (uint64_t)j * g->a_stride + (uint64_t)ib * 292;
+        UNROLL for (int i = 0; i < R; i++) UNROLL for (int j = 0; j < T; j++) {
+            const int p = i * T + j;
+            init_pair(type, xb[i], yb[j], rs[i], &part[p], &mpart[p]);
+            dw[p] = u16_at(xb[i] + doff);
+            if (type == SLM_TYPE_Q2_K) dm[p] = u16_at(xb[i] + 82);
+            memcpy(&da[p], yb[j], 4);
+        }
+        UNROLL for (int c = 0; c < G; c++) {
+            if (type == SLM_TYPE_IQ4_XS) {
+                const __m256i book = iq4_codebook(), m4 = _mm256_set1_epi8(0x0f);
+                const __m256i idx = _mm256_setr_epi32(2 * c, 2 * c, 2 * c, 2 * c, 2 * c + 1, 2 * c + 1, 2 * c + 1, 2 * c + 1);
+                act_pair act[8];
+                UNROLL for (int j = 0; j < T; j++) act[j] = iq4_xs_act(yb[j], c);
+                UNROLL for (int i = 0; i < R; i++) {
+                    const __m256i bits = load256(xb[i] + 8 + 32 * c);
+                    const __m256i wl = _mm256_shuffle_epi8(book, _mm256_and_si256(bits, m4));
+                    const __m256i wh = _mm256_shuffle_epi8(book, _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4));
+                    const __m256i al = _mm256_sign_epi8(wl, wl), ah = _mm256_sign_epi8(wh, wh);
+                    const __m256i s = _mm256_permutevar8x32_epi32(rs[i].s0, idx);
+                    UNROLL for (int j = 0; j < T; j++) {
+                        __m256i pl = _mm256_madd_epi16(_mm256_maddubs_epi16(al, _mm256_sign_epi8(act[j].lo, wl)), s);
+                        __m256i ph = _mm256_madd_epi16(_mm256_maddubs_epi16(ah, _mm256_sign_epi8(act[j].hi, wh)), s);
+                        part[i * T + j] = _mm256_add_epi32(part[i * T + j], _mm256_add_epi32(pl, ph));
+                    }
+                }
+            } else {
+                __m256i av[8];
+                UNROLL for (int j = 0; j < T; j++) av[j] = load256(yb[j] + 4 + 32 * c);
+                UNROLL for (int i = 0; i < R; i++) {
+                    __m256i s;
+                    const __m256i q = q23_group(type, xb[i], c, rs[i], &s);
+                    UNROLL for (int j = 0; j < T; j++)
+                        part[i * T + j] = _mm256_add_epi32(part[i * T + j], _mm256_madd_epi16(_mm256_maddubs_epi16(q, av[j]), s));
+                }
             }
         }
         const __m256 dy = _mm256_loadu_ps(da);
