@@ -103,6 +103,11 @@ static bool fit_context(server *s, const gen_request *req, size_t n_prompt, int3
 
 /* ---- one JSON response ---------------------------------------------------- */
 
+/* The "code" of a job that ended in error, in a reply or a stream's last event. */
+static const char *job_error_code(const job *j) {
+    return j->error_status == 503 ? "unavailable" : "internal_error";
+}
+
 static enum MHD_Result reply_whole(server *s, struct MHD_Connection *c, job *j, const oai_meta *m) {
     pthread_mutex_lock(&j->mu);
     while (!j->done) {
@@ -121,8 +126,7 @@ static enum MHD_Result reply_whole(server *s, struct MHD_Connection *c, job *j, 
     pthread_mutex_unlock(&j->mu);
     enum MHD_Result r;
     if (j->error_status) {
-        r = reply_error(s, c, (unsigned)j->error_status, "server_error", j->error_status == 503 ? "unavailable" : "internal_error",
-                        "%s", j->error);
+        r = reply_error(s, c, (unsigned)j->error_status, NULL, "server_error", job_error_code(j), "%s", j->error);
     } else {
         size_t offset = 0;
         json_t *lp = j->req.logprobs ? oai_logprobs(m->kind, s->vocab, j->lps, j->n_lps, &offset) : NULL;
@@ -188,7 +192,7 @@ static void collect(stream_state *st) {
     free(lps);
     if (!done) return;
     if (j->error_status) {
-        json_t *e = oai_error(j->error, "server_error", j->error_status == 503 ? "unavailable" : "internal_error");
+        json_t *e = oai_error(j->error, "server_error", job_error_code(j));
         sse_event(&st->out, e);
         json_decref(e);
     } else {
@@ -271,20 +275,20 @@ enum MHD_Result api_generate(server *s, struct MHD_Connection *c, req_kind kind,
     char msg[768];
     gen_request req;
     if (!request_parse(body, len, kind, slm_model_n_vocab(s->model), &req, msg, sizeof msg))
-        return reply_error(s, c, 400, "invalid_request_error", "invalid_request", "%s", msg);
+        return reply_error(s, c, 400, NULL, "invalid_request_error", "invalid_request", "%s", msg);
     slm_token *toks = NULL;
     size_t n = 0;
     int status = 400;
     int32_t max_tokens = 0;
     if (!prompt_tokens(s, &req, &toks, &n, &status, msg, sizeof msg)) {
         request_free(&req);
-        return reply_error(s, c, (unsigned)status, status == 400 ? "invalid_request_error" : "server_error",
+        return reply_error(s, c, (unsigned)status, NULL, status == 400 ? "invalid_request_error" : "server_error",
                            status == 400 ? "invalid_prompt" : "internal_error", "%s", msg);
     }
     if (!fit_context(s, &req, n, &max_tokens, msg, sizeof msg)) {
         free(toks);
         request_free(&req);
-        return reply_error(s, c, 400, "invalid_request_error", "context_length_exceeded", "%s", msg);
+        return reply_error(s, c, 400, NULL, "invalid_request_error", "context_length_exceeded", "%s", msg);
     }
     unsigned long long serial = atomic_fetch_add(&s->next_id, 1);
     if (!req.has_seed) req.sampling.seed = splitmix64((uint64_t)(monotonic_seconds() * 1e9) ^ serial);
@@ -293,29 +297,17 @@ enum MHD_Result api_generate(server *s, struct MHD_Connection *c, req_kind kind,
     if (!j) {
         free(toks);
         request_free(&req);
-        return reply_error(s, c, 500, "server_error", "internal_error", "out of memory");
+        return reply_error(s, c, 500, NULL, "server_error", "internal_error", "out of memory");
     }
     submit_result sr = scheduler_submit(s->sched, j);
     if (sr != SUBMIT_OK) {
         job_release(j);
         job_release(j);
-        json_t *e = oai_error(sr == SUBMIT_QUEUE_FULL ? "the server is busy: too many requests are waiting (--max-queue); retry later"
-                                                      : "the server is shutting down",
-                              "server_error", sr == SUBMIT_QUEUE_FULL ? "queue_full" : "unavailable");
-        char *text = e ? json_dumps(e, JSON_COMPACT) : NULL;
-        json_decref(e);
-        struct MHD_Response *r = text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE) : NULL;
-        if (!r) {
-            free(text);
-            return MHD_NO;
-        }
-        MHD_add_response_header(r, "Content-Type", "application/json");
-        MHD_add_response_header(r, "Retry-After", "1");
-        add_common_headers(s, r);
-        enum MHD_Result ok = MHD_queue_response(c, 503, r);
-        MHD_destroy_response(r);
-        metrics_response(&s->metrics, 503);
-        return ok;
+        if (sr == SUBMIT_QUEUE_FULL)
+            return reply_error(s, c, 503, &(error_headers){.retry_after_s = RETRY_AFTER_S}, "server_error",
+                               "queue_full",
+                               "the server is busy: too many requests are waiting (--max-queue); retry later");
+        return reply_error(s, c, 503, NULL, "server_error", "unavailable", "the server is shutting down");
     }
     char id[64];
     snprintf(id, sizeof id, "%s-%llx%04llx", kind == REQ_CHAT ? "chatcmpl" : "cmpl", (unsigned long long)s->started,

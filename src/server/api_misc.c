@@ -56,14 +56,14 @@ enum MHD_Result api_metrics(server *s, struct MHD_Connection *c) {
 /* A JSON object body, or NULL after replying 400. */
 static json_t *parse_object(server *s, struct MHD_Connection *c, const char *body, size_t len, enum MHD_Result *r) {
     if (json_too_deep(body, len, REQ_MAX_DEPTH)) {
-        *r = reply_error(s, c, 400, "invalid_request_error", "invalid_request", "JSON nested deeper than %d levels",
+        *r = reply_error(s, c, 400, NULL, "invalid_request_error", "invalid_request", "JSON nested deeper than %d levels",
                          REQ_MAX_DEPTH);
         return NULL;
     }
     json_error_t jerr;
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!json_is_object(root)) {
-        *r = reply_error(s, c, 400, "invalid_request_error", "invalid_request", "%s",
+        *r = reply_error(s, c, 400, NULL, "invalid_request_error", "invalid_request", "%s",
                          root ? "the request body must be a JSON object" : jerr.text);
         json_decref(root);
         return NULL;
@@ -90,7 +90,7 @@ enum MHD_Result api_tokenize(server *s, struct MHD_Connection *c, const char *bo
     if (!json_is_string(content) || !opt_bool(root, "add_special", false, &add_special) ||
         !opt_bool(root, "parse_special", true, &parse_special) || !opt_bool(root, "with_pieces", false, &with_pieces)) {
         json_decref(root);
-        return reply_error(s, c, 400, "invalid_request_error", "invalid_request",
+        return reply_error(s, c, 400, NULL, "invalid_request_error", "invalid_request",
                            "expected {\"content\": string, \"add_special\"?: bool, \"parse_special\"?: bool, "
                            "\"with_pieces\"?: bool}");
     }
@@ -100,7 +100,7 @@ enum MHD_Result api_tokenize(server *s, struct MHD_Connection *c, const char *bo
     slm_status st = slm_tokenize(s->vocab, json_string_value(content), json_string_length(content), add_special,
                                  parse_special, &toks, &n, &err);
     json_decref(root);
-    if (st != SLM_OK) return reply_error(s, c, 400, "invalid_request_error", "invalid_request", "%s", err.message);
+    if (st != SLM_OK) return reply_error(s, c, 400, NULL, "invalid_request_error", "invalid_request", "%s", err.message);
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
         if (!with_pieces) {
@@ -123,7 +123,7 @@ enum MHD_Result api_detokenize(server *s, struct MHD_Connection *c, const char *
     json_t *tokens = json_object_get(root, "tokens");
     if (!json_is_array(tokens)) {
         json_decref(root);
-        return reply_error(s, c, 400, "invalid_request_error", "invalid_request", "expected {\"tokens\": [ids]}");
+        return reply_error(s, c, 400, NULL, "invalid_request_error", "invalid_request", "expected {\"tokens\": [ids]}");
     }
     int32_t n_vocab = slm_model_n_vocab(s->model);
     strbuf text;
@@ -136,7 +136,7 @@ enum MHD_Result api_detokenize(server *s, struct MHD_Connection *c, const char *
         if (id < 0 || id >= n_vocab) {
             json_decref(root);
             sb_free(&text);
-            return reply_error(s, c, 400, "invalid_request_error", "invalid_request",
+            return reply_error(s, c, 400, NULL, "invalid_request_error", "invalid_request",
                                "tokens[%zu] is not a token id in [0, %d)", i, n_vocab);
         }
         char buf[256];

@@ -41,32 +41,42 @@ static enum MHD_Result queue(server *s, struct MHD_Connection *c, unsigned statu
     return ok;
 }
 
-static enum MHD_Result reply_text(server *s, struct MHD_Connection *c, unsigned status, const char *type, char *text,
-                                  size_t len) {
-    struct MHD_Response *r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+/* A response owning text (freed also when it cannot be made). */
+static struct MHD_Response *text_response(const char *type, char *text, size_t len) {
+    struct MHD_Response *r = text ? MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE) : NULL;
     if (!r) {
         free(text);
-        return MHD_NO;
+        return NULL;
     }
     MHD_add_response_header(r, "Content-Type", type);
-    return queue(s, c, status, r);
+    return r;
+}
+
+static struct MHD_Response *json_response(json_t *json) {
+    char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
+    json_decref(json);
+    return text_response("application/json", text, text ? strlen(text) : 0);
 }
 
 enum MHD_Result reply_json(server *s, struct MHD_Connection *c, unsigned status, json_t *json) {
-    char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
-    json_decref(json);
-    if (!text) return MHD_NO;
-    return reply_text(s, c, status, "application/json", text, strlen(text));
+    return queue(s, c, status, json_response(json));
 }
 
-enum MHD_Result reply_error(server *s, struct MHD_Connection *c, unsigned status, const char *type, const char *code,
-                            const char *fmt, ...) {
+enum MHD_Result reply_error(server *s, struct MHD_Connection *c, unsigned status, const error_headers *h,
+                            const char *type, const char *code, const char *fmt, ...) {
     char msg[768];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return reply_json(s, c, status, oai_error(msg, type, code));
+    struct MHD_Response *r = json_response(oai_error(msg, type, code));
+    if (r && h && h->retry_after_s) {
+        char secs[16];
+        snprintf(secs, sizeof secs, "%u", h->retry_after_s);
+        MHD_add_response_header(r, "Retry-After", secs);
+    }
+    if (r && h && h->allow) MHD_add_response_header(r, "Allow", h->allow);
+    return queue(s, c, status, r);
 }
 
 bool client_gone(struct MHD_Connection *c) {
@@ -133,33 +143,23 @@ static enum MHD_Result dispatch(server *s, struct MHD_Connection *c, const char 
                                 conn_ctx *cc) {
     if (!strcmp(method, "OPTIONS")) return preflight(s, c);
     const route *rt = find_route(url);
-    if (!rt) return reply_error(s, c, MHD_HTTP_NOT_FOUND, "not_found_error", "not_found", "no route %.200s %.200s", method, url);
-    if (strcmp(method, rt->method) && !(rt->id == R_HEALTH && !strcmp(method, "HEAD"))) {
-        char msg[256];
-        snprintf(msg, sizeof msg, "%s does not accept %.32s; use %s", rt->path, method, rt->method);
-        json_t *err = oai_error(msg, "invalid_request_error", "method_not_allowed");
-        char *body = err ? json_dumps(err, JSON_COMPACT) : NULL;
-        json_decref(err);
-        if (!body) return MHD_NO;
-        struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
-        if (!r) {
-            free(body);
-            return MHD_NO;
-        }
-        MHD_add_response_header(r, "Content-Type", "application/json");
-        MHD_add_response_header(r, "Allow", rt->method);
-        return queue(s, c, MHD_HTTP_METHOD_NOT_ALLOWED, r);
-    }
+    if (!rt)
+        return reply_error(s, c, MHD_HTTP_NOT_FOUND, NULL, "not_found_error", "not_found", "no route %.200s %.200s",
+                           method, url);
+    if (strcmp(method, rt->method) && !(rt->id == R_HEALTH && !strcmp(method, "HEAD")))
+        return reply_error(s, c, MHD_HTTP_METHOD_NOT_ALLOWED, &(error_headers){.allow = rt->method},
+                           "invalid_request_error", "method_not_allowed", "%s does not accept %.32s; use %s", rt->path,
+                           method, rt->method);
     if (rt->id != R_HEALTH && !authorized(s, c))
-        return reply_error(s, c, MHD_HTTP_UNAUTHORIZED, "authentication_error", "invalid_api_key",
+        return reply_error(s, c, MHD_HTTP_UNAUTHORIZED, NULL, "authentication_error", "invalid_api_key",
                            "missing or wrong API key (send 'Authorization: Bearer KEY')");
     if (cc->too_large)
-        return reply_error(s, c, HTTP_TOO_LARGE, "invalid_request_error", "request_too_large",
+        return reply_error(s, c, HTTP_TOO_LARGE, NULL, "invalid_request_error", "request_too_large",
                            "the request body is larger than --max-body (%zu bytes)", s->cfg.max_body);
     if (rt->id == R_HEALTH) return api_health(s, c);
     if (!atomic_load(&s->ready))
-        return reply_error(s, c, MHD_HTTP_SERVICE_UNAVAILABLE, "server_error", "model_loading",
-                           "the model is still loading");
+        return reply_error(s, c, MHD_HTTP_SERVICE_UNAVAILABLE, &(error_headers){.retry_after_s = RETRY_AFTER_S},
+                           "server_error", "model_loading", "the model is still loading");
     const char *body = cc->body ? cc->body : "";
     switch (rt->id) {
     case R_MODELS: return api_models(s, c);
@@ -210,7 +210,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (announced > s->cfg.max_body) cc->too_large = true;
         if (announced / 16 > s->cfg.max_body) {
             cc->replied = true;
-            return reply_error(s, c, HTTP_TOO_LARGE, "invalid_request_error", "request_too_large",
+            return reply_error(s, c, HTTP_TOO_LARGE, NULL, "invalid_request_error", "request_too_large",
                                "the request body (%s bytes) is larger than --max-body (%zu bytes)", cl,
                                s->cfg.max_body);
         }

@@ -10,6 +10,7 @@
 
 #include "server/chat_template.h"
 #include "server/metrics.h"
+#include "runtime/error.h"
 #include "server/scheduler.h"
 #include "slm.h"
 
@@ -59,8 +60,20 @@ typedef struct conn_ctx conn_ctx; /* one HTTP request */
 
 /* Queues a JSON response (json stolen) with the usual headers. */
 enum MHD_Result reply_json(server *s, struct MHD_Connection *c, unsigned status, json_t *json);
-enum MHD_Result reply_error(server *s, struct MHD_Connection *c, unsigned status, const char *type, const char *code,
-                            const char *fmt, ...);
+
+/* Headers some error replies add; zero / NULL fields add nothing. */
+typedef struct error_headers {
+    unsigned retry_after_s; /* "Retry-After: N": the condition passes (503 queue full, model loading) */
+    const char *allow;      /* "Allow: METHOD": what the route accepts (405) */
+} error_headers;
+
+#define RETRY_AFTER_S 1 /* what a 503 worth retrying asks clients to wait */
+
+/* Every error a handler sends: {"error": {"message", "type", "code"}} with
+ * the status, the usual headers and those in h (NULL: none). */
+enum MHD_Result reply_error(server *s, struct MHD_Connection *c, unsigned status, const error_headers *h,
+                            const char *type, const char *code, const char *fmt, ...)
+    SLM_PRINTF(7, 8);
 void add_common_headers(server *s, struct MHD_Response *r);
 /* True when the peer closed the connection (checked without blocking). */
 bool client_gone(struct MHD_Connection *c);

@@ -1,9 +1,14 @@
 // errors.test.mjs - every error code, authentication, limits, malformed
 // input, backpressure, timeouts and shutdown.
 import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { test } from 'node:test';
 import OpenAI from 'openai';
-import { client, EOS, get, post, sleep, startServer, URL } from './helpers.mjs';
+import { BIN, client, EOS, get, MODEL, post, sleep, startServer, URL } from './helpers.mjs';
 
 function assertError(r, status, re) {
   assert.equal(r.status, status, r.text);
@@ -122,6 +127,52 @@ test('503 + Retry-After when the queue is full; --timeout stops a request', asyn
   } finally {
     const { code } = await srv.stop();
     assert.equal(code, 0);
+  }
+});
+
+test('503 + Retry-After while the model loads, then ready', async () => {
+  // The model comes through a FIFO: loading blocks until the test writes it,
+  // so the server is listening without a model for as long as the test likes.
+  const dir = mkdtempSync(join(tmpdir(), 'slm-e2e-'));
+  const fifo = join(dir, 'model.gguf');
+  execFileSync('mkfifo', [fifo]);
+  const proc = spawn(BIN, ['serve', '-m', fifo, '--host', '127.0.0.1', '--port', '0', '-t', '1'],
+    { stdio: ['ignore', 'ignore', 'pipe'] });
+  const exited = new Promise((r) => proc.on('exit', (code) => r(code)));
+  let log = '';
+  let ready = false;
+  try {
+    const url = await new Promise((resolve, reject) => {
+      proc.stderr.on('data', (d) => {
+        log += d;
+        const m = log.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
+        if (m) resolve(m[1]);
+      });
+      proc.on('exit', (code) => reject(new Error(`slm serve exited with ${code}: ${log}`)));
+    });
+    const r = await get('/v1/models', { url, key: null });
+    assert.equal(r.status, 503, r.text);
+    assert.equal(JSON.parse(r.text).error.code, 'model_loading');
+    assert.equal(r.headers.get('retry-after'), '1');
+    const c = await post('/v1/completions', { prompt: 'a' }, { url, key: null });
+    assertError(c, 503, /loading/);
+    assert.equal(c.headers.get('retry-after'), '1');
+    assert.equal((await get('/health', { url, key: null })).status, 503);
+    await pipeline(createReadStream(MODEL), createWriteStream(fifo));
+    for (let i = 0; i < 200 && !ready; i++) {
+      ready = (await get('/health', { url, key: null })).status === 200;
+      if (!ready) await sleep(25);
+    }
+    assert.ok(ready, log);
+    const ok = await get('/v1/models', { url, key: null });
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(ok.headers.get('retry-after'), null);
+  } finally {
+    // SIGTERM is only listened for once the model is loaded
+    proc.kill(ready ? 'SIGTERM' : 'SIGKILL');
+    const code = await exited;
+    rmSync(dir, { recursive: true, force: true });
+    if (ready) assert.equal(code, 0, log);
   }
 });
 
