@@ -293,13 +293,22 @@ static void block_sums_x8(const slm_gemm_args *g, int64_t t, int64_t T, int32_t 
     }
 }
 
-/* Q4_0 with more than one token: tokens in chunks of 32 (their activations
- * stay in cache while every 8-row tile passes over them; their block sums
- * fill the n floats of row_buf), 8 rows x 8 tokens per tile. */
+/* Tokens per chunk: as many whole tiles of 8 as keep the chunk's activations
+ * within 16 KiB (half of a typical L1 data cache) while every 8-row tile
+ * passes over them, at least 8 and at most 32 (32 blocks sums per block fill
+ * the n floats of row_buf). */
+static int64_t chunk_tokens(const slm_gemm_args *g) {
+    int64_t c = (int64_t)(16384 / g->a_stride) / 8 * 8;
+    return c < 8 ? 8 : c > 32 ? 32 : c;
+}
+
+/* Q4_0 with more than one token: tokens in chunks (chunk_tokens), their block
+ * sums in row_buf, 8 rows x 8 tokens per tile. */
 static void gemm_q4_0_tokens(const slm_gemm_args *g, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
     int32_t *off8 = (int32_t *)(void *)g->row_buf;
-    for (int64_t tc = t0; tc < t1; tc += 32) {
-        int64_t tn = t1 - tc < 32 ? t1 - tc : 32;
+    const int64_t chunk = chunk_tokens(g);
+    for (int64_t tc = t0; tc < t1; tc += chunk) {
+        int64_t tn = t1 - tc < chunk ? t1 - tc : chunk;
         block_sums_x8(g, tc, tn, off8);
         int64_t r = r0;
         for (; r + 8 <= r1; r += 8) {
@@ -510,8 +519,9 @@ DEFINE_GEMM(gemm_q5_0, Q5_0_TILE, 4, 4)
 DEFINE_GEMM(gemm_q5_1, Q5_1_TILE, 4, 4)
 /* Q8_0 with more than one token: as gemm_q4_0_tokens, without the sums. */
 static void gemm_q8_0_tokens(const slm_gemm_args *g, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
-    for (int64_t tc = t0; tc < t1; tc += 32) {
-        int64_t tn = t1 - tc < 32 ? t1 - tc : 32;
+    const int64_t chunk = chunk_tokens(g);
+    for (int64_t tc = t0; tc < t1; tc += chunk) {
+        int64_t tn = t1 - tc < chunk ? t1 - tc : chunk;
         int64_t r = r0;
         for (; r + 8 <= r1; r += 8) {
             int64_t j = 0;
