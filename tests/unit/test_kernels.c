@@ -144,7 +144,7 @@ static void check_type(slm_type type, bool f32_act) {
     size_t n_lens = is_float ? sizeof lens_f / sizeof lens_f[0] : sizeof lens_q / sizeof lens_q[0];
     for (size_t li = 0; li < n_lens; li++) {
         int64_t n = is_float ? lens_f[li] : lens_q[li] * (int64_t)bs;
-        const int64_t n_out = 21, n_tokens = 11; /* ragged for every tile shape */
+        const int64_t n_out = 21, n_tokens = 45; /* ragged for every tile shape and token chunk (32 + 8 + 4 + 1) */
         uint8_t *w = malloc(slm_type_row_bytes(type, n) * (uint64_t)n_out);
         float *x = malloc((size_t)(n * n_tokens) * sizeof(float));
         float *want = calloc((size_t)(n_out * n_tokens), sizeof(float));
