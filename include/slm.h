@@ -335,10 +335,16 @@ typedef struct slm_detok {
     bool at_start;  /* strip the SPM leading space of the first piece */
 } slm_detok;
 void slm_detok_init(slm_detok *d, bool strip_leading_space);
-/* Appends the complete UTF-8 text produced by token t to out (cap bytes);
- * returns the number of bytes written. */
+/* Writes the complete UTF-8 text produced by token t to out (cap bytes);
+ * returns the number of bytes written (<= cap).  Nothing is ever cut: when
+ * out is too small, nothing is written, d is left unchanged and the return
+ * value is the cap needed (> cap), so call again with the same token and a
+ * buffer that large (the bytes pending, at most 3, plus the length of the
+ * token's piece). */
 size_t slm_detok_push(slm_detok *d, const slm_vocab *v, slm_token t, char *out, size_t cap);
-/* Whatever is still pending (an invalid or cut sequence), at the end. */
+/* Whatever is still pending (an invalid or cut sequence), at the end: the
+ * number of bytes written, or, when cap is too small (never with 4 bytes
+ * or more), the number needed (> cap) with d unchanged. */
 size_t slm_detok_flush(slm_detok *d, char *out, size_t cap);
 
 /* ------------------------------------------------------------------------ */

@@ -159,10 +159,26 @@ static void print_text(run_state *r, const char *text, size_t n) {
     r->at_line_start = text[n - 1] == '\n';
 }
 
-static void display_prompt(run_state *r) {
+/* Prints the text token t completes; a piece too long for the stack buffer
+ * (a long user-defined token) gets a heap one rather than being cut. */
+static void print_token(run_state *r, slm_token t) {
     char buf[4096];
-    for (size_t i = 0; i < r->n_prompt; i++)
-        print_text(r, buf, slm_detok_push(&r->detok, r->vocab, r->prompt[i], buf, sizeof buf));
+    size_t n = slm_detok_push(&r->detok, r->vocab, t, buf, sizeof buf);
+    if (n <= sizeof buf) {
+        print_text(r, buf, n);
+        return;
+    }
+    char *big = malloc(n);
+    if (!big) {
+        fprintf(stderr, "\nslm run: out of memory printing token %d (%zu bytes)\n", (int)t, n);
+        return;
+    }
+    print_text(r, big, slm_detok_push(&r->detok, r->vocab, t, big, n));
+    free(big);
+}
+
+static void display_prompt(run_state *r) {
+    for (size_t i = 0; i < r->n_prompt; i++) print_token(r, r->prompt[i]);
     fflush(stdout);
 }
 
@@ -171,8 +187,7 @@ static void emit_token(run_state *r, slm_token t) {
         printf(r->n_gen > 1 ? " %d" : "%d", (int)t);
         r->at_line_start = false;
     } else {
-        char buf[4096];
-        print_text(r, buf, slm_detok_push(&r->detok, r->vocab, t, buf, sizeof buf));
+        print_token(r, t);
     }
     fflush(stdout);
 }
@@ -242,7 +257,7 @@ static int generate(run_state *r, double t_start) {
     }
     r->stats.gen_ms = now_ms() - t_gen;
     r->stats.n_gen = r->n_gen;
-    char tail[16];
+    char tail[16]; /* more than the at most 3 bytes a detokenizer holds back */
     if (!o->output_ids) print_text(r, tail, slm_detok_flush(&r->detok, tail, sizeof tail));
     if (!r->at_line_start) putchar('\n');
     fflush(stdout);

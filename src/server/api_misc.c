@@ -139,14 +139,16 @@ enum MHD_Result api_detokenize(server *s, struct MHD_Connection *c, const char *
             return reply_error(s, c, 400, NULL, "invalid_request_error", "invalid_request",
                                "tokens[%zu] is not a token id in [0, %d)", i, n_vocab);
         }
-        char buf[256];
-        size_t k = slm_detok_push(&d, s->vocab, (slm_token)id, buf, sizeof buf);
-        sb_append(&text, buf, k < sizeof buf ? k : sizeof buf);
+        sb_append_token(&text, &d, s->vocab, (slm_token)id);
     }
-    char tail[16];
+    char tail[16]; /* more than the at most 3 bytes a detokenizer holds back */
     size_t k = slm_detok_flush(&d, tail, sizeof tail);
     sb_append(&text, tail, k);
     json_decref(root);
+    if (text.oom) {
+        sb_free(&text);
+        return reply_error(s, c, 500, NULL, "server_error", "internal_error", "out of memory");
+    }
     json_t *out = json_pack("{s:o}", "content", json_string_lossy(text.data ? text.data : "", text.len));
     sb_free(&text);
     return reply_json(s, c, 200, out);

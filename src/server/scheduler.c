@@ -309,10 +309,8 @@ static bool advance(scheduler *s, slot *sl, const float *logits, double now) {
     if (slm_vocab_is_eog(s->vocab, t)) {
         finish = "stop";
     } else {
-        char piece[256];
         size_t from = sl->gen.len;
-        size_t n = slm_detok_push(&sl->detok, s->vocab, t, piece, sizeof piece);
-        sb_append(&sl->gen, piece, n < sizeof piece ? n : sizeof piece);
+        sb_append_token(&sl->gen, &sl->detok, s->vocab, t);
         stop_result r = stop_scan(j->req.stop, j->req.n_stop, sl->gen.data ? sl->gen.data : "", sl->gen.len, from);
         upto = r.safe;
         stop_string = r.found;
@@ -327,7 +325,7 @@ static bool advance(scheduler *s, slot *sl, const float *logits, double now) {
     }
     if (finish && !stop_string) {
         /* no more tokens: text held back for a possible stop string is released */
-        char tail[16];
+        char tail[16]; /* more than the at most 3 bytes a detokenizer holds back */
         size_t n = slm_detok_flush(&sl->detok, tail, sizeof tail);
         sb_append(&sl->gen, tail, n);
         upto = sl->gen.len;

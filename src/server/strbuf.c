@@ -51,3 +51,19 @@ char *sb_take(strbuf *b) {
     sb_init(b);
     return d;
 }
+
+void sb_append_token(strbuf *b, slm_detok *d, const slm_vocab *v, slm_token t) {
+    char piece[256];
+    size_t n = slm_detok_push(d, v, t, piece, sizeof piece);
+    if (n <= sizeof piece) {
+        sb_append(b, piece, n);
+        return;
+    }
+    char *big = malloc(n); /* a long user-defined token */
+    if (!big) {
+        b->oom = true;
+        return;
+    }
+    sb_append(b, big, slm_detok_push(d, v, t, big, n));
+    free(big);
+}

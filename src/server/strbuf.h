@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "slm.h"
+
 typedef struct strbuf {
     char *data; /* always NUL-terminated once anything was appended */
     size_t len;
@@ -22,5 +24,8 @@ void sb_puts(strbuf *b, const char *s);
 void sb_puts_trimmed(strbuf *b, const char *s);
 /* Hands the string over to the caller (NULL after an allocation failure). */
 char *sb_take(strbuf *b);
+/* Appends the text token t completes (slm_detok_push), however long the
+ * token's piece: never cut. */
+void sb_append_token(strbuf *b, slm_detok *d, const slm_vocab *v, slm_token t);
 
 #endif

@@ -98,11 +98,14 @@ void slm_detok_init(slm_detok *d, bool strip_leading_space) {
 }
 
 size_t slm_detok_push(slm_detok *d, const slm_vocab *v, slm_token t, char *out, size_t cap) {
-    if (cap < d->n_pending) return 0;
-    /* Lay out pending bytes + the new piece in out, then keep back the tail. */
-    memcpy(out, d->pending, d->n_pending);
+    /* Pending bytes + the new piece are laid out in out before the tail is
+     * kept back, so out must hold both.  Measuring first means a buffer too
+     * small changes nothing: the caller can retry the same token. */
+    size_t need = d->n_pending + slm_token_to_piece(v, t, false, NULL, 0);
+    if (need > cap) return need;
+    if (need == 0) return 0; /* e.g. a control token: nothing to lay out */
+    if (d->n_pending) memcpy(out, d->pending, d->n_pending);
     size_t n_piece = slm_token_to_piece(v, t, false, out + d->n_pending, cap - d->n_pending);
-    if (n_piece > cap - d->n_pending) n_piece = cap - d->n_pending;
     char *piece = out + d->n_pending;
     if (d->at_start && n_piece > 0) {
         d->at_start = false;
@@ -119,8 +122,9 @@ size_t slm_detok_push(slm_detok *d, const slm_vocab *v, slm_token t, char *out, 
 }
 
 size_t slm_detok_flush(slm_detok *d, char *out, size_t cap) {
-    size_t n = d->n_pending < cap ? d->n_pending : cap;
-    memcpy(out, d->pending, n);
+    size_t n = d->n_pending;
+    if (n > cap) return n; /* kept: the caller retries with n bytes */
+    if (n) memcpy(out, d->pending, n);
     d->n_pending = 0;
     return n;
 }

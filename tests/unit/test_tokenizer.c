@@ -386,6 +386,46 @@ static void test_detok_strips_one_leading_space(void **state) {
     slm_vocab_free(v);
 }
 
+/* A buffer too small is reported with the size it needs, and changes
+ * nothing: the same token pushed again with that size gives the whole text. */
+static void test_detok_never_cuts_a_small_buffer(void **state) {
+    (void)state;
+    slm_vocab *v = spm_vocab(-1.0f, -0.1f, 0);
+    slm_detok d;
+    char chunk[32];
+    slm_detok_init(&d, false);
+    assert_int_equal(slm_detok_push(&d, v, 4, chunk, sizeof chunk), 0); /* <0xC3>: held back */
+    memset(chunk, 'x', sizeof chunk);
+    /* "<|user|>" after the pending byte needs 9 bytes */
+    assert_int_equal(slm_detok_push(&d, v, 13, chunk, 4), 9);
+    assert_int_equal(chunk[0], 'x'); /* nothing written */
+    assert_int_equal(d.n_pending, 1);
+    assert_int_equal(slm_detok_push(&d, v, 13, chunk, 9), 9);
+    assert_memory_equal(chunk, "\xC3<|user|>", 9);
+
+    /* A completed character: too small, then right. */
+    assert_int_equal(slm_detok_push(&d, v, 4, chunk, sizeof chunk), 0);
+    assert_int_equal(slm_detok_push(&d, v, 5, chunk, 1), 2);
+    assert_int_equal(slm_detok_push(&d, v, 5, chunk, 2), 2);
+    assert_memory_equal(chunk, "\xC3\xA9", 2);
+
+    /* The leading space is still stripped after a failed push. */
+    slm_detok_init(&d, true);
+    assert_int_equal(slm_detok_push(&d, v, 12, chunk, 1), 2); /* " a" laid out before stripping */
+    assert_true(d.at_start);
+    assert_int_equal(slm_detok_push(&d, v, 12, chunk, 2), 1);
+    assert_memory_equal(chunk, "a", 1);
+
+    /* flush: the same contract */
+    assert_int_equal(slm_detok_push(&d, v, 4, chunk, sizeof chunk), 0);
+    assert_int_equal(slm_detok_flush(&d, chunk, 0), 1);
+    assert_int_equal(d.n_pending, 1);
+    assert_int_equal(slm_detok_flush(&d, chunk, 1), 1);
+    assert_int_equal((unsigned char)chunk[0], 0xC3);
+    assert_int_equal(slm_detok_flush(&d, chunk, 1), 0);
+    slm_vocab_free(v);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spm_merge_priority),
@@ -401,6 +441,7 @@ int main(void) {
         cmocka_unit_test(test_token_to_piece),
         cmocka_unit_test(test_detok_holds_back_partial_utf8),
         cmocka_unit_test(test_detok_strips_one_leading_space),
+        cmocka_unit_test(test_detok_never_cuts_a_small_buffer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
