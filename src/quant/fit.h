@@ -5,10 +5,15 @@
  * They search over several candidate scales (as ggml's make_qx/qkx quants
  * do), take the least-squares scale for each candidate rounding, and then
  * alternate "round to the grid" and "refit the scale" until nothing
- * improves, so the result is never worse than plain max-scaling. */
+ * improves, so the result is never worse than plain max-scaling.
+ *
+ * `wide` searches about twice as many candidate scales (used with an
+ * importance matrix, whose uneven weights move the best scale further
+ * from the plain one; bench/results/quantize.md, "imatrix"). */
 #ifndef SLM_QUANT_FIT_H
 #define SLM_QUANT_FIT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -25,11 +30,11 @@ static inline int slm_qround(float v) {
 
 /* x ~ d * L with integer L in [lo, hi] (lo <= 0 < hi).  Returns d (may be
  * negative when lo < 0: the largest |x| then maps to lo). */
-float slm_fit_sym(int n, int lo, int hi, const float *x, const float *w, int *L);
+float slm_fit_sym(int n, int lo, int hi, const float *x, const float *w, int *L, bool wide);
 
 /* x ~ d * L + m with L in [0, hi].  With nonpos_min the offset m is kept
  * <= 0 (K-quants store -m as an unsigned 6-bit value).  Returns d, sets *m. */
-float slm_fit_affine(int n, int hi, const float *x, const float *w, int *L, float *m, int nonpos_min);
+float slm_fit_affine(int n, int hi, const float *x, const float *w, int *L, float *m, int nonpos_min, bool wide);
 
 /* x ~ d * K[idx] for a sorted 16-entry codebook K.  Returns d. */
 float slm_fit_codebook(int n, const int8_t *K, const float *x, const float *w, int *idx);

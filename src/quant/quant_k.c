@@ -13,6 +13,7 @@
  * for the sub-scales); step 3 is where most of the extra accuracy comes
  * from. */
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "quant/fit.h"
@@ -110,15 +111,15 @@ static void repick_subscales(const kq_format *f, const float *x, const float *w,
     }
 }
 
-static void kq_search(const kq_format *f, const float *x, const float *w, kq_state *best) {
+static void kq_search(const kq_format *f, const float *x, const float *w, bool wide, kq_state *best) {
     int nsub = 256 / f->sub;
     float s[16], m[16], sw[16];
     int tmp[256];
     for (int j = 0; j < nsub; j++) {
         const float *xj = x + j * f->sub, *wj = w + j * f->sub;
         float mm = 0.0f;
-        if (f->kind == KQ_SYM) s[j] = slm_fit_sym(f->sub, f->lo, f->hi, xj, wj, tmp);
-        else if (f->kind == KQ_AFFINE) s[j] = slm_fit_affine(f->sub, f->hi, xj, wj, tmp, &mm, 1);
+        if (f->kind == KQ_SYM) s[j] = slm_fit_sym(f->sub, f->lo, f->hi, xj, wj, tmp, wide);
+        else if (f->kind == KQ_AFFINE) s[j] = slm_fit_affine(f->sub, f->hi, xj, wj, tmp, &mm, 1, wide);
         else s[j] = slm_fit_codebook(f->sub, slm_iq4nl_values, xj, wj, tmp);
         m[j] = -mm;
         sw[j] = 0.0f;
@@ -127,8 +128,8 @@ static void kq_search(const kq_format *f, const float *x, const float *w, kq_sta
     }
     kq_state cur;
     memset(&cur, 0, sizeof cur);
-    cur.D = f16r(slm_fit_sym(nsub, f->slo, f->shi, s, sw, cur.Ls));
-    if (f->kind == KQ_AFFINE) cur.Dm = f16r(slm_fit_sym(nsub, 0, f->mhi, m, sw, cur.Lm));
+    cur.D = f16r(slm_fit_sym(nsub, f->slo, f->shi, s, sw, cur.Ls, false));
+    if (f->kind == KQ_AFFINE) cur.Dm = f16r(slm_fit_sym(nsub, 0, f->mhi, m, sw, cur.Lm, false));
     settle(f, x, w, &cur);
     *best = cur;
     for (int round = 0; round < 4; round++) {
@@ -161,20 +162,20 @@ static void pack_4bit_planes(const int *u, uint8_t *qs) {
         for (int l = 0; l < 32; l++) qs[32 * j + l] = (uint8_t)((u[64 * j + l] & 15) | ((u[64 * j + 32 + l] & 15) << 4));
 }
 
-void slm_qblock_q2_K(const float *x, const float *w, uint8_t *b) {
+void slm_qblock_q2_K(const float *x, const float *w, bool wide, uint8_t *b) {
     static const kq_format f = {KQ_AFFINE, 16, 0, 3, 0, 15, 15};
     kq_state s;
-    kq_search(&f, x, w, &s);
+    kq_search(&f, x, w, wide, &s);
     for (int j = 0; j < 16; j++) b[j] = (uint8_t)(s.Ls[j] | (s.Lm[j] << 4));
     pack_2bit_planes(s.L, b + 16);
     put_f16(b + 80, s.D);
     put_f16(b + 82, s.Dm);
 }
 
-void slm_qblock_q3_K(const float *x, const float *w, uint8_t *b) {
+void slm_qblock_q3_K(const float *x, const float *w, bool wide, uint8_t *b) {
     static const kq_format f = {KQ_SYM, 16, -4, 3, -32, 31, 0};
     kq_state s;
-    kq_search(&f, x, w, &s);
+    kq_search(&f, x, w, wide, &s);
     int u[256];
     memset(b, 0, 110);
     for (int i = 0; i < 256; i++) u[i] = s.L[i] + 4;
@@ -187,10 +188,10 @@ void slm_qblock_q3_K(const float *x, const float *w, uint8_t *b) {
     put_f16(b + 108, s.D);
 }
 
-static void qblock_q45_K(const float *x, const float *w, uint8_t *b, int hi) {
+static void qblock_q45_K(const float *x, const float *w, bool wide, uint8_t *b, int hi) {
     const kq_format f = {KQ_AFFINE, 32, 0, hi, 0, 63, 63};
     kq_state s;
-    kq_search(&f, x, w, &s);
+    kq_search(&f, x, w, wide, &s);
     put_f16(b, s.D);
     put_f16(b + 2, s.Dm);
     memset(b + 4, 0, 12);
@@ -209,13 +210,13 @@ static void qblock_q45_K(const float *x, const float *w, uint8_t *b, int hi) {
     pack_4bit_planes(s.L, b + 48);
 }
 
-void slm_qblock_q4_K(const float *x, const float *w, uint8_t *b) { qblock_q45_K(x, w, b, 15); }
-void slm_qblock_q5_K(const float *x, const float *w, uint8_t *b) { qblock_q45_K(x, w, b, 31); }
+void slm_qblock_q4_K(const float *x, const float *w, bool wide, uint8_t *b) { qblock_q45_K(x, w, wide, b, 15); }
+void slm_qblock_q5_K(const float *x, const float *w, bool wide, uint8_t *b) { qblock_q45_K(x, w, wide, b, 31); }
 
-void slm_qblock_q6_K(const float *x, const float *w, uint8_t *b) {
+void slm_qblock_q6_K(const float *x, const float *w, bool wide, uint8_t *b) {
     static const kq_format f = {KQ_SYM, 16, -32, 31, -128, 127, 0};
     kq_state s;
-    kq_search(&f, x, w, &s);
+    kq_search(&f, x, w, wide, &s);
     memset(b, 0, 192);
     for (int half = 0; half < 2; half++) {
         uint8_t *ql = b + 64 * half, *qh = b + 128 + 32 * half;
@@ -230,10 +231,10 @@ void slm_qblock_q6_K(const float *x, const float *w, uint8_t *b) {
     put_f16(b + 208, s.D);
 }
 
-void slm_qblock_iq4_xs(const float *x, const float *w, uint8_t *b) {
+void slm_qblock_iq4_xs(const float *x, const float *w, bool wide, uint8_t *b) {
     static const kq_format f = {KQ_CODEBOOK, 32, 0, 0, -32, 31, 0};
     kq_state s;
-    kq_search(&f, x, w, &s);
+    kq_search(&f, x, w, wide, &s);
     memset(b, 0, 136);
     put_f16(b, s.D);
     uint16_t sh = 0;

@@ -28,18 +28,18 @@ static void pack_high_bits(const int *u, uint8_t *qh) {
 }
 
 /* Symmetric types: x = d * L, stored as L + offset. */
-void slm_qblock_q4_0(const float *x, const float *w, uint8_t *b) {
+void slm_qblock_q4_0(const float *x, const float *w, bool wide, uint8_t *b) {
     int L[32], u[32];
-    float d = slm_fit_sym(32, -8, 7, x, w, L);
+    float d = slm_fit_sym(32, -8, 7, x, w, L, wide);
     put_f16(b, d, &d);
     slm_round_to_grid(32, -8, 7, x, d, 0.0f, L);
     for (int j = 0; j < 32; j++) u[j] = L[j] + 8;
     pack_nibbles(u, b + 2);
 }
 
-void slm_qblock_q5_0(const float *x, const float *w, uint8_t *b) {
+void slm_qblock_q5_0(const float *x, const float *w, bool wide, uint8_t *b) {
     int L[32], u[32];
-    float d = slm_fit_sym(32, -16, 15, x, w, L);
+    float d = slm_fit_sym(32, -16, 15, x, w, L, wide);
     put_f16(b, d, &d);
     slm_round_to_grid(32, -16, 15, x, d, 0.0f, L);
     for (int j = 0; j < 32; j++) u[j] = L[j] + 16;
@@ -47,39 +47,40 @@ void slm_qblock_q5_0(const float *x, const float *w, uint8_t *b) {
     pack_nibbles(u, b + 6);
 }
 
-void slm_qblock_q8_0(const float *x, const float *w, uint8_t *b) {
+void slm_qblock_q8_0(const float *x, const float *w, bool wide, uint8_t *b) {
     int L[32];
-    float d = slm_fit_sym(32, -127, 127, x, w, L);
+    float d = slm_fit_sym(32, -127, 127, x, w, L, wide);
     put_f16(b, d, &d);
     slm_round_to_grid(32, -127, 127, x, d, 0.0f, L);
     for (int j = 0; j < 32; j++) b[2 + j] = (uint8_t)(int8_t)L[j];
 }
 
 /* Affine types: x = d * u + m. */
-static void affine_block(const float *x, const float *w, int hi, uint8_t *b, float *d, float *m, int *u) {
+static void affine_block(const float *x, const float *w, bool wide, int hi, uint8_t *b, float *d, float *m, int *u) {
     float mm = 0.0f;
-    float dd = slm_fit_affine(32, hi, x, w, u, &mm, 0);
+    float dd = slm_fit_affine(32, hi, x, w, u, &mm, 0, wide);
     put_f16(b, dd, d);
     put_f16(b + 2, mm, m);
     slm_round_to_grid(32, 0, hi, x, *d, *m, u);
 }
 
-void slm_qblock_q4_1(const float *x, const float *w, uint8_t *b) {
+void slm_qblock_q4_1(const float *x, const float *w, bool wide, uint8_t *b) {
     int u[32];
     float d = 0.0f, m = 0.0f;
-    affine_block(x, w, 15, b, &d, &m, u);
+    affine_block(x, w, wide, 15, b, &d, &m, u);
     pack_nibbles(u, b + 4);
 }
 
-void slm_qblock_q5_1(const float *x, const float *w, uint8_t *b) {
+void slm_qblock_q5_1(const float *x, const float *w, bool wide, uint8_t *b) {
     int u[32];
     float d = 0.0f, m = 0.0f;
-    affine_block(x, w, 31, b, &d, &m, u);
+    affine_block(x, w, wide, 31, b, &d, &m, u);
     pack_high_bits(u, b + 4);
     pack_nibbles(u, b + 8);
 }
 
-void slm_qblock_iq4_nl(const float *x, const float *w, uint8_t *b) {
+void slm_qblock_iq4_nl(const float *x, const float *w, bool wide, uint8_t *b) {
+    (void)wide; /* the codebook search is always wide */
     int idx[32];
     float d = slm_fit_codebook(32, slm_iq4nl_values, x, w, idx);
     put_f16(b, d, &d);

@@ -7,7 +7,7 @@
 #include "types/half.h"
 #include "types/types.h"
 
-typedef void (*qblock_fn)(const float *x, const float *w, uint8_t *b);
+typedef void (*qblock_fn)(const float *x, const float *w, bool wide, uint8_t *b);
 
 static qblock_fn block_fn(slm_type t) {
     switch (t) {
@@ -33,8 +33,14 @@ bool slm_quant_can_write(slm_type t) {
 
 /* sqrt(sigma^2 + x^2), sigma^2 = 2 * mean square of the group: large weights
  * matter more (their error is more likely to dominate a dot product), but
- * small ones never count for nothing.  An imatrix multiplies this by the
- * mean squared activation of each column. */
+ * small ones never count for nothing.
+ *
+ * With an imatrix: imatrix[i]^0.75 * sqrt(sigma^2 / 4 + x^2).  The exponent
+ * below 1 shrinks the importances towards their mean (they are diagonal
+ * estimates from a different text: trusting them fully overfits), and
+ * the smaller sigma^2 favours the large weights more.  Both were picked on
+ * stories260K Q4_K_M and checked on a second evaluation text
+ * (bench/results/quantize.md, "imatrix"). */
 void slm_quant_weights(int n, const float *x, const float *imatrix, float *w) {
     double s4[4] = {0, 0, 0, 0}; /* four running sums: no chain of dependent adds */
     int i4 = n - n % 4;
@@ -42,10 +48,15 @@ void slm_quant_weights(int n, const float *x, const float *imatrix, float *w) {
         for (int k = 0; k < 4; k++) s4[k] += (double)x[i + k] * x[i + k];
     for (int i = i4; i < n; i++) s4[0] += (double)x[i] * x[i];
     double sum2 = (s4[0] + s4[1]) + (s4[2] + s4[3]);
-    float sigma2 = (float)(2 * sum2 / n);
+    float sigma2 = (float)((imatrix ? 0.5 : 2.0) * sum2 / n);
     for (int i = 0; i < n; i++) {
         float base = sqrtf(sigma2 + x[i] * x[i]);
-        w[i] = imatrix ? imatrix[i] * base : base;
+        if (imatrix) {
+            float v = imatrix[i] > 0.0f ? imatrix[i] : 0.0f;
+            w[i] = sqrtf(v * sqrtf(v)) * base; /* v^0.75 */
+        } else {
+            w[i] = base;
+        }
         if (!(w[i] > 0.0f)) w[i] = 1e-20f; /* all-zero groups and zero importances */
     }
 }
@@ -76,6 +87,6 @@ void slm_quantize_row(slm_type t, const float *x, void *dst, int64_t n, const fl
             for (int k = 0; k < bs; k++) w[k] = imatrix ? imatrix[i + k] + 1e-20f : 1.0f;
         else
             slm_quant_weights(bs, x + i, imatrix ? imatrix + i : NULL, w);
-        fn(x + i, w, out);
+        fn(x + i, w, imatrix != NULL, out); /* an imatrix gets the wide search (fit.h) */
     }
 }

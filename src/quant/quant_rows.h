@@ -3,7 +3,9 @@
  * Each quantizer minimises the importance-weighted squared error of its
  * blocks.  The importance of element i is imatrix[i] (the mean squared
  * activation feeding column i, from `slm imatrix`) times a term that grows
- * with |x[i]|; without an imatrix only the second term is used. */
+ * with |x[i]|; without an imatrix only the second term is used (details in
+ * quant_rows.c).  With an imatrix the block fits also search wider
+ * (`wide`, fit.h). */
 #ifndef SLM_QUANT_ROWS_H
 #define SLM_QUANT_ROWS_H
 
@@ -22,18 +24,18 @@ void slm_quantize_row(slm_type t, const float *x, void *dst, int64_t n, const fl
 /* Per-element importance of a group of n weights (see above). */
 void slm_quant_weights(int n, const float *x, const float *imatrix, float *w);
 
-/* Block quantizers, one block each (quant_legacy.c, quant_k.c). */
-void slm_qblock_q4_0(const float *x, const float *w, uint8_t *b);
-void slm_qblock_q4_1(const float *x, const float *w, uint8_t *b);
-void slm_qblock_q5_0(const float *x, const float *w, uint8_t *b);
-void slm_qblock_q5_1(const float *x, const float *w, uint8_t *b);
-void slm_qblock_q8_0(const float *x, const float *w, uint8_t *b);
-void slm_qblock_iq4_nl(const float *x, const float *w, uint8_t *b);
-void slm_qblock_q2_K(const float *x, const float *w, uint8_t *b);
-void slm_qblock_q3_K(const float *x, const float *w, uint8_t *b);
-void slm_qblock_q4_K(const float *x, const float *w, uint8_t *b);
-void slm_qblock_q5_K(const float *x, const float *w, uint8_t *b);
-void slm_qblock_q6_K(const float *x, const float *w, uint8_t *b);
-void slm_qblock_iq4_xs(const float *x, const float *w, uint8_t *b);
+/* Block quantizers, one block each (quant_legacy.c, quant_k.c); wide: see fit.h. */
+void slm_qblock_q4_0(const float *x, const float *w, bool wide, uint8_t *b);
+void slm_qblock_q4_1(const float *x, const float *w, bool wide, uint8_t *b);
+void slm_qblock_q5_0(const float *x, const float *w, bool wide, uint8_t *b);
+void slm_qblock_q5_1(const float *x, const float *w, bool wide, uint8_t *b);
+void slm_qblock_q8_0(const float *x, const float *w, bool wide, uint8_t *b);
+void slm_qblock_iq4_nl(const float *x, const float *w, bool wide, uint8_t *b);
+void slm_qblock_q2_K(const float *x, const float *w, bool wide, uint8_t *b);
+void slm_qblock_q3_K(const float *x, const float *w, bool wide, uint8_t *b);
+void slm_qblock_q4_K(const float *x, const float *w, bool wide, uint8_t *b);
+void slm_qblock_q5_K(const float *x, const float *w, bool wide, uint8_t *b);
+void slm_qblock_q6_K(const float *x, const float *w, bool wide, uint8_t *b);
+void slm_qblock_iq4_xs(const float *x, const float *w, bool wide, uint8_t *b);
 
 #endif

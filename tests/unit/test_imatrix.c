@@ -77,6 +77,38 @@ static void test_empty_collector_is_refused(void **state) {
     slm_imatrix_collector_free(c);
 }
 
+/* llama-imatrix writes a single matrix's sums as a 1-D tensor [n_in] and its
+ * count as [1] (slm writes [n_in, 1] and [1, 1]); both must load the same. */
+static void test_llama_layout_loads(void **state) {
+    (void)state;
+    char *dir = slm_test_tmpdir(), path[512];
+    snprintf(path, sizeof path, "%s/llama-im.gguf", dir);
+    slm_error err;
+    slm_gguf_writer *w = NULL;
+    SLM_ASSERT_OK(slm_gguf_writer_new(path, &w, &err), &err);
+    SLM_ASSERT_OK(slm_gguf_writer_set_str(w, "general.type", "imatrix", &err), &err);
+    const int64_t ne_sum[1] = {3}, ne_count[1] = {1};
+    const float sums[3] = {8, 0, 2}, count = 4;
+    SLM_ASSERT_OK(slm_gguf_writer_add_tensor(w, "blk.0.ffn_up.weight.in_sum2", SLM_TYPE_F32, 1, ne_sum, &err), &err);
+    SLM_ASSERT_OK(slm_gguf_writer_add_tensor(w, "blk.0.ffn_up.weight.counts", SLM_TYPE_F32, 1, ne_count, &err), &err);
+    SLM_ASSERT_OK(slm_gguf_writer_write(w, sums, sizeof sums, &err), &err);
+    SLM_ASSERT_OK(slm_gguf_writer_write(w, &count, sizeof count, &err), &err);
+    SLM_ASSERT_OK(slm_gguf_writer_finish(w, &err), &err);
+    slm_gguf_writer_free(w);
+
+    slm_imatrix *im = NULL;
+    SLM_ASSERT_OK(slm_imatrix_load(path, &im, &err), &err);
+    const float *v = slm_imatrix_get(im, "blk.0.ffn_up.weight", 3, 0);
+    assert_non_null(v);
+    assert_float_equal(v[0], 2, 1e-6);
+    assert_float_equal(v[1], 0, 1e-6);
+    assert_float_equal(v[2], 0.5, 1e-6);
+    assert_null(slm_imatrix_get(im, "blk.0.ffn_up.weight", 4, 0)); /* another width: not this matrix */
+    slm_imatrix_free(im);
+    slm_test_rmtree(dir);
+    free(dir);
+}
+
 /* The input of blk.0.attn_q: RMS-normalized token embeddings times attn_norm. */
 static void attn_q_input_sums(const slm_gguf *g, const slm_token *tok, int n, float eps, double *sums) {
     const slm_gguf_tensor *emb = slm_gguf_find_tensor(g, "token_embd.weight");
@@ -173,6 +205,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_collector_sums_and_round_trip),
         cmocka_unit_test(test_empty_collector_is_refused),
+        cmocka_unit_test(test_llama_layout_loads),
         cmocka_unit_test(test_forward_pass_observed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

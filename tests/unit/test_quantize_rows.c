@@ -151,12 +151,42 @@ static void test_imatrix_lowers_weighted_error(void **state) {
     free(im);
 }
 
+/* The wide scale search (used with an imatrix) must find a lower weighted
+ * error than the narrow one over many blocks with uneven importances:
+ * about 1.7% on symmetric grids (measured), less on affine ones, which
+ * search 11 -> 21 scales over the same range. */
+static void test_wide_search_lowers_weighted_error(void **state) {
+    (void)state;
+    enum { BLOCKS = 4000 };
+    typedef void (*block_fn)(const float *, const float *, bool, uint8_t *);
+    const block_fn fns[] = {slm_qblock_q4_0, slm_qblock_q5_0, slm_qblock_q4_1};
+    const slm_type types[] = {SLM_TYPE_Q4_0, SLM_TYPE_Q5_0, SLM_TYPE_Q4_1};
+    const double most[] = {0.99, 0.99, 0.9995}; /* wide / narrow at most */
+    for (size_t k = 0; k < sizeof fns / sizeof fns[0]; k++) {
+        double e[2] = {0, 0};
+        for (int b = 0; b < BLOCKS; b++) {
+            float x[32], im[32], w[32], y[32];
+            for (int i = 0; i < 32; i++) x[i] = gaussian(), im[i] = (float)exp(1.5 * gaussian());
+            slm_quant_weights(32, x, im, w);
+            for (int wide = 0; wide < 2; wide++) {
+                uint8_t q[64];
+                fns[k](x, w, wide, q);
+                slm_type_traits_of(types[k])->to_float(q, y, 32);
+                for (int i = 0; i < 32; i++) e[wide] += w[i] * (y[i] - x[i]) * (y[i] - x[i]);
+            }
+        }
+        print_message("[ %-8s ] weighted error wide / narrow %.4f\n", slm_type_name(types[k]), e[1] / e[0]);
+        assert_true(e[1] < most[k] * e[0]);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gaussian_bounds),
         cmocka_unit_test(test_beats_max_scaling),
         cmocka_unit_test(test_zeros_constants_outliers),
         cmocka_unit_test(test_imatrix_lowers_weighted_error),
+        cmocka_unit_test(test_wide_search_lowers_weighted_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
