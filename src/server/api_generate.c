@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "runtime/rng.h"
 #include "server/oai_format.h"
 #include "server/server.h"
 
@@ -24,11 +25,13 @@ static void wait_a_little(job *j) {
     pthread_cond_timedwait(&j->cv, &j->mu, &ts);
 }
 
-static uint64_t splitmix64(uint64_t x) {
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
+/* The seed of a request that gave none: the clock and the request's serial
+ * number, mixed by the library's generator so that close values still give
+ * unrelated streams. */
+static uint64_t fresh_seed(unsigned long long serial) {
+    slm_rng r;
+    slm_rng_seed(&r, (uint64_t)(monotonic_seconds() * 1e9) ^ serial);
+    return slm_rng_next(&r);
 }
 
 /* ---- prompt --------------------------------------------------------------- */
@@ -291,7 +294,7 @@ enum MHD_Result api_generate(server *s, struct MHD_Connection *c, req_kind kind,
         return reply_error(s, c, 400, NULL, "invalid_request_error", "context_length_exceeded", "%s", msg);
     }
     unsigned long long serial = atomic_fetch_add(&s->next_id, 1);
-    if (!req.has_seed) req.sampling.seed = splitmix64((uint64_t)(monotonic_seconds() * 1e9) ^ serial);
+    if (!req.has_seed) req.sampling.seed = fresh_seed(serial);
     bool stream = req.stream;
     job *j = job_new(&req, toks, (int32_t)n, max_tokens, s->cfg.timeout_s);
     if (!j) {

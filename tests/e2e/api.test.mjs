@@ -114,6 +114,9 @@ test('seed: the same seed gives the same text, other seeds other texts', async (
   assert.equal(b.choices[0].text, a.choices[0].text);
   const others = await Promise.all([1, 2, 3].map((seed) => ai.completions.create({ ...args, seed })));
   assert.ok(others.some((o) => o.choices[0].text !== a.choices[0].text));
+  // without a seed each request draws its own
+  const fresh = await Promise.all([1, 2, 3].map(() => ai.completions.create(args)));
+  assert.ok(fresh.some((o) => o.choices[0].text !== fresh[0].choices[0].text));
 });
 
 test('logprobs: chat entries per token, sorted alternatives, greedy picks the best', async () => {
