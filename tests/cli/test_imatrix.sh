@@ -6,16 +6,11 @@
 # nothing.
 # usage: test_imatrix.sh PATH_TO_SLM        (exit 77 = skipped: no shared data)
 set -u
-SLM=$(realpath "$1")
-REPO=$(cd "$(dirname "$0")/../.." && pwd)
-DATA=${SLM_TEST_DATA:-$REPO/../shared}
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 STORIES=$DATA/models/stories260K.gguf
 
-if [ ! -f "$STORIES" ]; then
-    echo "missing $STORIES (set SLM_TEST_DATA)"
-    [ "${CI:-}" = true ] && exit 1
-    exit 77
-fi
+require_data "$STORIES"
 
 TMP=$(mktemp -d /tmp/slm-imatrix-test.XXXXXX)
 trap 'chmod -R u+w "$TMP"; rm -rf "$TMP"' EXIT

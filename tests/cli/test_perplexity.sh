@@ -5,16 +5,11 @@
 # closer than Q4_0), and bad input.
 # usage: test_perplexity.sh PATH_TO_SLM        (exit 77 = skipped: no shared data)
 set -u
-SLM=$(realpath "$1")
-REPO=$(cd "$(dirname "$0")/../.." && pwd)
-DATA=${SLM_TEST_DATA:-$REPO/../shared}
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 MODEL=$DATA/models/stories260K.gguf
 
-if [ ! -f "$MODEL" ]; then
-    echo "missing $MODEL (set SLM_TEST_DATA)"
-    [ "${CI:-}" = true ] && exit 1
-    exit 77
-fi
+require_data "$MODEL"
 
 TMP=$(mktemp -d /tmp/slm-ppl-test.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT

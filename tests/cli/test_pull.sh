@@ -4,18 +4,15 @@
 # HF_TOKEN, an unreachable endpoint and the default model.
 # usage: test_pull.sh PATH_TO_SLM        (exit 77 = skipped: no shared data)
 set -u
-SLM=$(realpath "$1")
-HERE=$(cd "$(dirname "$0")" && pwd)
-MODELS=${SLM_TEST_DATA:-$HERE/../../../shared}/models
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+HERE=$REPO/tests/cli
+MODELS=$DATA/models
 MODEL=$MODELS/stories260K.gguf
 SHA=270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d
 SIZE=1185376
 
-if [ ! -f "$MODEL" ]; then
-    echo "missing $MODEL (set SLM_TEST_DATA)"
-    [ "${CI:-}" = true ] && exit 1
-    exit 77
-fi
+require_data "$MODEL"
 
 TMP=$(mktemp -d /tmp/slm-pull-test.XXXXXX)
 SERVER_PID=

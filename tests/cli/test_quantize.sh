@@ -7,18 +7,13 @@
 # fails with a clear message and leaves neither OUT nor OUT.tmp.
 # usage: test_quantize.sh PATH_TO_SLM        (exit 77 = skipped: no shared data)
 set -u
-SLM=$(realpath "$1")
-REPO=$(cd "$(dirname "$0")/../.." && pwd)
-DATA=${SLM_TEST_DATA:-$REPO/../shared}
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 SYN=$DATA/reference/synthetic
 F32=$SYN/llama-k-F32.gguf
 STORIES=$DATA/models/stories260K.gguf
 
-if [ ! -f "$F32" ] || [ ! -f "$STORIES" ]; then
-    echo "missing $F32 or $STORIES (set SLM_TEST_DATA)"
-    [ "${CI:-}" = true ] && exit 1
-    exit 77
-fi
+require_data "$F32" "$STORIES"
 
 TMP=$(mktemp -d /tmp/slm-quantize-test.XXXXXX)
 trap 'chmod -R u+w "$TMP"; rm -rf "$TMP"' EXIT
