@@ -35,12 +35,14 @@ bool slm_quant_can_write(slm_type t) {
  * matter more (their error is more likely to dominate a dot product), but
  * small ones never count for nothing.
  *
- * With an imatrix: imatrix[i]^0.75 * sqrt(sigma^2 / 4 + x^2).  The exponent
+ * With an imatrix: imatrix[i]^0.75 * sqrt(sigma^2 + x^2).  The exponent
  * below 1 shrinks the importances towards their mean (they are diagonal
- * estimates from a different text: trusting them fully overfits), and
- * the smaller sigma^2 favours the large weights more.  Both were picked on
- * stories260K Q4_K_M and checked on a second evaluation text
- * (bench/results/quantize.md, "imatrix"). */
+ * estimates from a different text: trusting them fully overfits).  Groups
+ * of 32 (one scale each: Q4_0 ... IQ4_NL, the K-quant fallbacks) use a
+ * quarter of that sigma^2, favouring their large weights more; 256-weight
+ * super-blocks keep it (the smaller one raised llama-k-F32's Q4_K_M KLD by
+ * 2.6%).  Picked on stories260K Q4_K_M and llama-k-F32, checked on a second
+ * evaluation text (bench/results/quantize.md, "imatrix"). */
 void slm_quant_weights(int n, const float *x, const float *imatrix, float *w) {
     double s4[4] = {0, 0, 0, 0}; /* four running sums: no chain of dependent adds */
     int i4 = n - n % 4;
@@ -48,7 +50,7 @@ void slm_quant_weights(int n, const float *x, const float *imatrix, float *w) {
         for (int k = 0; k < 4; k++) s4[k] += (double)x[i + k] * x[i + k];
     for (int i = i4; i < n; i++) s4[0] += (double)x[i] * x[i];
     double sum2 = (s4[0] + s4[1]) + (s4[2] + s4[3]);
-    float sigma2 = (float)((imatrix ? 0.5 : 2.0) * sum2 / n);
+    float sigma2 = (float)((imatrix && n < 256 ? 0.5 : 2.0) * sum2 / n);
     for (int i = 0; i < n; i++) {
         float base = sqrtf(sigma2 + x[i] * x[i]);
         if (imatrix) {
@@ -82,11 +84,15 @@ void slm_quantize_row(slm_type t, const float *x, void *dst, int64_t n, const fl
     /* 8-bit steps are so fine that favouring large weights only costs the
      * small ones: Q8_0 minimises the plain squared error (or the imatrix's). */
     bool plain = t == SLM_TYPE_Q8_0;
+    /* An imatrix gets the wide scale search (fit.h) in groups of 32; in
+     * 256-weight super-blocks it did not help (llama-k-F32 Q4_K_M/Q5_K_M:
+     * +0.6% / -0.5% KLD) and costs time. */
+    bool wide = imatrix != NULL && bs < 256;
     for (int64_t i = 0; i < n; i += bs, out += bb) {
         if (plain)
             for (int k = 0; k < bs; k++) w[k] = imatrix ? imatrix[i + k] + 1e-20f : 1.0f;
         else
             slm_quant_weights(bs, x + i, imatrix ? imatrix + i : NULL, w);
-        fn(x + i, w, imatrix != NULL, out); /* an imatrix gets the wide search (fit.h) */
+        fn(x + i, w, wide, out);
     }
 }

@@ -4,8 +4,8 @@
  * blocks.  The importance of element i is imatrix[i] (the mean squared
  * activation feeding column i, from `slm imatrix`) times a term that grows
  * with |x[i]|; without an imatrix only the second term is used (details in
- * quant_rows.c).  With an imatrix the block fits also search wider
- * (`wide`, fit.h). */
+ * quant_rows.c).  With an imatrix the 32-weight block fits also search
+ * wider (`wide`, fit.h). */
 #ifndef SLM_QUANT_ROWS_H
 #define SLM_QUANT_ROWS_H
 
