@@ -3,13 +3,18 @@
  * and simd_neon_attention.c repeat these exact operations on vectors, so
  * every kernel set gives the same bits.
  *
- *   scores   q . k in slm_dot_f32's order (element i in lane i % 8, then
- *            ((l0+l4)+(l1+l5))+((l2+l6)+(l3+l7))), times the scale.
+ *   scores   q . k with element i in lane i % 8, lane = fmaf(k_i, q_i, lane),
+ *            then ((l0+l4)+(l1+l5))+((l2+l6)+(l3+l7)), times the scale.
  *   softmax  the chunk's largest score by a fixed tree over 16 lanes (lane l
  *            holds positions l and l + 8), the exponentials by att_exp below,
  *            and their sum by the same tree.
- *   accum    per output element, 0 + w_0 v_0 + w_1 v_1 + ... in position
- *            order, then out * ms + that sum. */
+ *   accum    per output element, acc = fmaf(w_j, v_j, acc) from 0 in
+ *            position order, then out * ms + acc.
+ *
+ * The multiply-adds are fused on purpose: C's fmaf rounds once wherever it
+ * runs (as the FMA instructions of AVX2 and NEON do), so they are as
+ * reproducible as a separate multiply and add, at half the vector work.
+ * Everything else stays unfused (the build uses -ffp-contract=off). */
 #include <math.h>
 
 #include "types/gemm.h"
@@ -59,8 +64,8 @@ static float dot_f16(const uint16_t *k, const float *q, int64_t n) {
     float lane[8] = {0};
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) lane[j] += slm_f16_to_f32(k[i + j]) * q[i + j];
-    for (int j = 0; i < n; i++, j++) lane[j] += slm_f16_to_f32(k[i]) * q[i];
+        for (int j = 0; j < 8; j++) lane[j] = fmaf(slm_f16_to_f32(k[i + j]), q[i + j], lane[j]);
+    for (int j = 0; i < n; i++, j++) lane[j] = fmaf(slm_f16_to_f32(k[i]), q[i], lane[j]);
     return ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
 }
 
@@ -68,8 +73,8 @@ static float dot_f32(const float *k, const float *q, int64_t n) {
     float lane[8] = {0};
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) lane[j] += k[i + j] * q[i + j];
-    for (int j = 0; i < n; i++, j++) lane[j] += k[i] * q[i];
+        for (int j = 0; j < 8; j++) lane[j] = fmaf(k[i + j], q[i + j], lane[j]);
+    for (int j = 0; i < n; i++, j++) lane[j] = fmaf(k[i], q[i], lane[j]);
     return ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
 }
 
@@ -110,7 +115,7 @@ static void accum_f16(float *out, int64_t out_stride, int64_t n, const float *w,
     for (int g = 0; g < nq; g++, out += out_stride, w += SLM_ATT_CHUNK)
         for (int64_t i = 0; i < n; i++) {
             float acc = 0.0f;
-            for (int j = 0; j < m; j++) acc = acc + w[j] * slm_f16_to_f32(v[j * v_stride + i]);
+            for (int j = 0; j < m; j++) acc = fmaf(w[j], slm_f16_to_f32(v[j * v_stride + i]), acc);
             out[i] = out[i] * ms[g] + acc;
         }
 }
@@ -120,7 +125,7 @@ static void accum_f32(float *out, int64_t out_stride, int64_t n, const float *w,
     for (int g = 0; g < nq; g++, out += out_stride, w += SLM_ATT_CHUNK)
         for (int64_t i = 0; i < n; i++) {
             float acc = 0.0f;
-            for (int j = 0; j < m; j++) acc = acc + w[j] * v[j * v_stride + i];
+            for (int j = 0; j < m; j++) acc = fmaf(w[j], v[j * v_stride + i], acc);
             out[i] = out[i] * ms[g] + acc;
         }
 }

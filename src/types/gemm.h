@@ -55,10 +55,10 @@ typedef struct slm_kernels {
      * positions (rows k, k + k_stride, ...) for nq query rows (q, q + q_stride,
      * ...); s and w are [nq][SLM_ATT_CHUNK].  Each query's results depend on
      * its own data alone, never on m's split or on nq.
-     * att_scores: s[g][j] = (q_g . k_j) * scale, in slm_dot_f32's order.
+     * att_scores: s[g][j] = (q_g . k_j) * scale, slm_dot_f32's order with fmaf.
      * att_softmax: per query, M' = max(max, max_j s), w = e^(s - M'),
      *   ms = e^(max - M'), sum = sum * ms + (w summed in a fixed tree), max = M'.
-     * att_accum: out_g = out_g * ms_g + sum_j w[g][j] v_j (j ascending). */
+     * att_accum: out_g = out_g * ms_g + sum_j w[g][j] v_j (fmaf, j ascending). */
     void (*att_scores_f16)(const uint16_t *k, int64_t k_stride, int m, const float *q, int64_t q_stride, int nq,
                            int64_t n, float scale, float *s);
     void (*att_scores_f32)(const float *k, int64_t k_stride, int m, const float *q, int64_t q_stride, int nq,

@@ -1,8 +1,9 @@
 /* simd_avx2_attention.c - AVX2 versions of the chunked attention kernels
  * (built with -mavx2 -mfma -mf16c like simd_avx2.c, which calls
  * slm_kernels_avx2_attention).  Each reproduces attention_kernels.c bit for
- * bit: the same multiplies and adds in the same order, lanes for what the
- * reference does in a loop (-ffp-contract=off: no FMA).
+ * bit: the same operations in the same order, lanes for what the reference
+ * does in a loop (vfmadd where it calls fmaf, and nowhere else:
+ * -ffp-contract=off).
  *
  *   scores   8 keys of one query at a time: 8 accumulators (element i in
  *            lane i % 8), transposed so that the reference's final pairwise
@@ -32,10 +33,10 @@ INLINE float load1_f32(const float *p) { return *p; }
     static float NAME(const T *k, const float *q, int64_t n) {                                          \
         __m256 acc = _mm256_setzero_ps();                                                               \
         int64_t i = 0;                                                                                  \
-        for (; i + 8 <= n; i += 8) acc = _mm256_add_ps(acc, _mm256_mul_ps(LOAD8(k + i), _mm256_loadu_ps(q + i))); \
+        for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(LOAD8(k + i), _mm256_loadu_ps(q + i), acc); \
         float lane[8];                                                                                  \
         _mm256_storeu_ps(lane, acc);                                                                    \
-        for (int j = 0; i < n; i++, j++) lane[j] += LOAD1(k + i) * q[i];                                \
+        for (int j = 0; i < n; i++, j++) lane[j] = fmaf(LOAD1(k + i), q[i], lane[j]);                                \
         return ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7])); \
     }
 DEFINE_DOT1(dot1_f16, uint16_t, load8_f16, load1_f16)
@@ -67,7 +68,7 @@ INLINE __m256 reduce_8x8(const __m256 acc[8]) {
         for (int64_t i = 0; i < n; i += 8) {                                                            \
             __m256 qv = _mm256_loadu_ps(q + i);                                                         \
             UNROLL for (int j = 0; j < 8; j++)                                                          \
-                acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(LOAD8(k + j * k_stride + i), qv));         \
+                acc[j] = _mm256_fmadd_ps(LOAD8(k + j * k_stride + i), qv, acc[j]);         \
         }                                                                                               \
         return reduce_8x8(acc);                                                                         \
     }
@@ -119,28 +120,39 @@ INLINE __m256 exp8(__m256 x) {
         _mm_cvtss_f32(OP##_ss(h, _mm_movehdup_ps(h)));                                                  \
     })
 
+/* Two passes over up to 8 queries: the maxima first, so that the 8
+ * rescaling factors e^(max - M') come from one exp8. */
 static void softmax(float *s, int m, int nq, float *max, float *sum, float *ms) {
     const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256 lo_ok = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(m), idx));
     const __m256 hi_ok = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(m - 8), idx));
     const __m256 ninf = _mm256_set1_ps(-INFINITY);
-    for (int g = 0; g < nq; g++, s += SLM_ATT_CHUNK) {
-        __m256 a = _mm256_blendv_ps(ninf, _mm256_loadu_ps(s), lo_ok);
-        __m256 b = _mm256_blendv_ps(ninf, _mm256_loadu_ps(s + 8), hi_ok);
-        __m256 mx = _mm256_max_ps(a, b);
-        float chunk_max = FOLD(_mm_max, mx);
-        float top = max[g] > chunk_max ? max[g] : chunk_max;
-        __m256 topv = _mm256_set1_ps(top);
-        a = exp8(_mm256_sub_ps(a, topv));
-        b = exp8(_mm256_sub_ps(b, topv));
-        _mm256_storeu_ps(s, a);
-        _mm256_storeu_ps(s + 8, b);
-        __m256 ab = _mm256_add_ps(a, b);
-        float chunk_sum = FOLD(_mm_add, ab);
-        float scale = _mm_cvtss_f32(_mm256_castps256_ps128(exp8(_mm256_set1_ps(max[g] - top))));
-        ms[g] = scale;
-        sum[g] = sum[g] * scale + chunk_sum;
-        max[g] = top;
+    for (int g0 = 0; g0 < nq; g0 += 8, s += 8 * SLM_ATT_CHUNK) {
+        int count = nq - g0 < 8 ? nq - g0 : 8;
+        float old[8] = {0}, top[8] = {0};
+        for (int g = 0; g < count; g++) {
+            __m256 a = _mm256_blendv_ps(ninf, _mm256_loadu_ps(s + g * SLM_ATT_CHUNK), lo_ok);
+            __m256 b = _mm256_blendv_ps(ninf, _mm256_loadu_ps(s + g * SLM_ATT_CHUNK + 8), hi_ok);
+            __m256 mx = _mm256_max_ps(a, b);
+            float chunk_max = FOLD(_mm_max, mx);
+            old[g] = max[g0 + g];
+            top[g] = old[g] > chunk_max ? old[g] : chunk_max;
+        }
+        float scale[8];
+        _mm256_storeu_ps(scale, exp8(_mm256_sub_ps(_mm256_loadu_ps(old), _mm256_loadu_ps(top))));
+        for (int g = 0; g < count; g++) {
+            float *sg = s + g * SLM_ATT_CHUNK;
+            __m256 topv = _mm256_set1_ps(top[g]);
+            __m256 a = exp8(_mm256_sub_ps(_mm256_blendv_ps(ninf, _mm256_loadu_ps(sg), lo_ok), topv));
+            __m256 b = exp8(_mm256_sub_ps(_mm256_blendv_ps(ninf, _mm256_loadu_ps(sg + 8), hi_ok), topv));
+            _mm256_storeu_ps(sg, a);
+            _mm256_storeu_ps(sg + 8, b);
+            __m256 ab = _mm256_add_ps(a, b);
+            float chunk_sum = FOLD(_mm_add, ab);
+            ms[g0 + g] = scale[g];
+            sum[g0 + g] = sum[g0 + g] * scale[g] + chunk_sum;
+            max[g0 + g] = top[g];
+        }
     }
 }
 
@@ -158,7 +170,7 @@ static void softmax(float *s, int m, int nq, float *max, float *sum, float *ms) 
             for (int j = 0; j < m; j++) {                                                               \
                 __m256 vj = LOAD8(v + j * v_stride + i);                                                \
                 UNROLL for (int g = 0; g < NQ; g++)                                                     \
-                    acc[g] = _mm256_add_ps(acc[g], _mm256_mul_ps(_mm256_broadcast_ss(w + g * SLM_ATT_CHUNK + j), vj)); \
+                    acc[g] = _mm256_fmadd_ps(_mm256_broadcast_ss(w + g * SLM_ATT_CHUNK + j), vj, acc[g]); \
             }                                                                                           \
             UNROLL for (int g = 0; g < NQ; g++) {                                                       \
                 float *o = out + g * out_stride + i;                                                    \
@@ -168,7 +180,7 @@ static void softmax(float *s, int m, int nq, float *max, float *sum, float *ms) 
         for (; i < n; i++)                                                                              \
             for (int g = 0; g < NQ; g++) {                                                              \
                 float acc = 0.0f;                                                                       \
-                for (int j = 0; j < m; j++) acc = acc + w[g * SLM_ATT_CHUNK + j] * LOAD1(v + j * v_stride + i); \
+                for (int j = 0; j < m; j++) acc = fmaf(w[g * SLM_ATT_CHUNK + j], LOAD1(v + j * v_stride + i), acc); \
                 out[g * out_stride + i] = out[g * out_stride + i] * ms[g] + acc;                        \
             }                                                                                           \
     }                                                                                                   \

@@ -1,6 +1,7 @@
 /* simd_neon_attention.c - NEON versions of the chunked attention kernels
  * (aarch64 only; gemm.c registers them after slm_kernels_neon).  Each
- * reproduces attention_kernels.c bit for bit, as simd_avx2_attention.c does:
+ * reproduces attention_kernels.c bit for bit, as simd_avx2_attention.c does
+ * (vfmaq where the reference calls fmaf, and nowhere else):
  * the reference's 8 lanes are two vectors (lo = lanes 0-3, hi = 4-7), and
  * max is spelled as a compare and select, because NEON's vmaxq/vminq order
  * -0 and +0 where the reference (x86's maxps) takes the second operand.
@@ -37,13 +38,13 @@ INLINE float32x2_t max2v(float32x2_t a, float32x2_t b) { return vbsl_f32(vcgt_f3
         float32x4_t lo = vdupq_n_f32(0.0f), hi = vdupq_n_f32(0.0f);                                     \
         int64_t i = 0;                                                                                  \
         for (; i + 8 <= n; i += 8) {                                                                    \
-            lo = vaddq_f32(lo, vmulq_f32(LOAD4(k + i), vld1q_f32(q + i)));                              \
-            hi = vaddq_f32(hi, vmulq_f32(LOAD4(k + i + 4), vld1q_f32(q + i + 4)));                      \
+            lo = vfmaq_f32(lo, LOAD4(k + i), vld1q_f32(q + i));                              \
+            hi = vfmaq_f32(hi, LOAD4(k + i + 4), vld1q_f32(q + i + 4));                      \
         }                                                                                               \
         float lane[8];                                                                                  \
         vst1q_f32(lane, lo);                                                                            \
         vst1q_f32(lane + 4, hi);                                                                        \
-        for (int j = 0; i < n; i++, j++) lane[j] += LOAD1(k + i) * q[i];                                \
+        for (int j = 0; i < n; i++, j++) lane[j] = fmaf(LOAD1(k + i), q[i], lane[j]);                                \
         return ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7])); \
     }
 DEFINE_DOT1(dot1_f16, uint16_t, load4_f16, load1_f16)
@@ -58,8 +59,8 @@ DEFINE_DOT1(dot1_f32, float, load4_f32, load1_f32)
         for (int64_t i = 0; i < n; i += 8) {                                                            \
             float32x4_t q0 = vld1q_f32(q + i), q1 = vld1q_f32(q + i + 4);                               \
             for (int j = 0; j < 4; j++) {                                                               \
-                lo[j] = vaddq_f32(lo[j], vmulq_f32(LOAD4(k + j * k_stride + i), q0));                   \
-                hi[j] = vaddq_f32(hi[j], vmulq_f32(LOAD4(k + j * k_stride + i + 4), q1));               \
+                lo[j] = vfmaq_f32(lo[j], LOAD4(k + j * k_stride + i), q0);                   \
+                hi[j] = vfmaq_f32(hi[j], LOAD4(k + j * k_stride + i + 4), q1);               \
             }                                                                                           \
         }                                                                                               \
         float32x4_t t0 = vaddq_f32(lo[0], hi[0]), t1 = vaddq_f32(lo[1], hi[1]);                         \
@@ -148,7 +149,7 @@ static void softmax(float *s, int m, int nq, float *max, float *sum, float *ms) 
             for (int g = 0; g < NQ; g++) acc[g] = vdupq_n_f32(0.0f);                                    \
             for (int j = 0; j < m; j++) {                                                               \
                 float32x4_t vj = LOAD4(v + j * v_stride + i);                                           \
-                for (int g = 0; g < NQ; g++) acc[g] = vaddq_f32(acc[g], vmulq_n_f32(vj, w[g * SLM_ATT_CHUNK + j])); \
+                for (int g = 0; g < NQ; g++) acc[g] = vfmaq_n_f32(acc[g], vj, w[g * SLM_ATT_CHUNK + j]); \
             }                                                                                           \
             for (int g = 0; g < NQ; g++) {                                                              \
                 float *o = out + g * out_stride + i;                                                    \
@@ -158,7 +159,7 @@ static void softmax(float *s, int m, int nq, float *max, float *sum, float *ms) 
         for (; i < n; i++)                                                                              \
             for (int g = 0; g < NQ; g++) {                                                              \
                 float acc = 0.0f;                                                                       \
-                for (int j = 0; j < m; j++) acc = acc + w[g * SLM_ATT_CHUNK + j] * LOAD1(v + j * v_stride + i); \
+                for (int j = 0; j < m; j++) acc = fmaf(w[g * SLM_ATT_CHUNK + j], LOAD1(v + j * v_stride + i), acc); \
                 out[g * out_stride + i] = out[g * out_stride + i] * ms[g] + acc;                        \
             }                                                                                           \
     }                                                                                                   \
