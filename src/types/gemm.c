@@ -37,33 +37,6 @@ static void gemm_float(const slm_gemm_args *g, int64_t r0, int64_t r1, int64_t t
 static void round_f16(const float *x, void *dst, int64_t n) { slm_round_act_f16(x, dst, n); }
 static void round_bf16(const float *x, void *dst, int64_t n) { slm_round_act_bf16(x, dst, n); }
 
-static float dot_f16(const uint16_t *k, const float *q, int64_t n) {
-    float lane[8] = {0};
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) lane[j] += slm_f16_to_f32(k[i + j]) * q[i + j];
-    for (int j = 0; i < n; i++, j++) lane[j] += slm_f16_to_f32(k[i]) * q[i];
-    return ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
-}
-
-static void dot_f16_x8(const uint16_t *k, int64_t stride, const float *q, int64_t n, float out[8]) {
-    for (int m = 0; m < 8; m++) out[m] = dot_f16(k + m * stride, q, n);
-}
-
-static void scale_add_f16(float *out, float ms, float vs, const uint16_t *v, int64_t n) {
-    if (ms == 1.0f)
-        for (int64_t i = 0; i < n; i++) out[i] = out[i] + vs * slm_f16_to_f32(v[i]);
-    else
-        for (int64_t i = 0; i < n; i++) out[i] = out[i] * ms + vs * slm_f16_to_f32(v[i]);
-}
-
-static void scale_add_f32(float *out, float ms, float vs, const float *v, int64_t n) {
-    if (ms == 1.0f)
-        for (int64_t i = 0; i < n; i++) out[i] = out[i] + vs * v[i];
-    else
-        for (int64_t i = 0; i < n; i++) out[i] = out[i] * ms + vs * v[i];
-}
-
 void slm_kernels_scalar(slm_kernels *k) {
     memset(k, 0, sizeof *k);
     k->name = "scalar";
@@ -76,11 +49,6 @@ void slm_kernels_scalar(slm_kernels *k) {
     k->gemm_f32_act = gemm_float;
     k->convert[SLM_TYPE_F16] = round_f16;
     k->convert[SLM_TYPE_BF16] = round_bf16;
-    k->dot_f16 = dot_f16;
-    k->dot_f16_x8 = dot_f16_x8;
-    k->dot_f32 = slm_dot_f32;
-    k->scale_add_f16 = scale_add_f16;
-    k->scale_add_f32 = scale_add_f32;
     slm_kernels_attention_scalar(k);
 }
 

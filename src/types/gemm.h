@@ -40,16 +40,6 @@ typedef struct slm_kernels {
     slm_gemm_fn gemm_f32_act;               /* any type, plain F32 activations */
     slm_act_convert_fn convert[SLM_TYPE_COUNT]; /* by activation type */
 
-    /* Attention over the KV cache (rows of fp16 or float).  dot_*: slm_dot_f32's
-     * order; scale_add_*: out[i] = out[i] * ms + vs * v[i], or without the
-     * multiply when ms == 1 (the same bits: x * 1 == x). */
-    float (*dot_f16)(const uint16_t *k, const float *q, int64_t n);
-    /* dot_f16 of q with 8 rows k, k + stride, ..., k + 7 stride */
-    void (*dot_f16_x8)(const uint16_t *k, int64_t stride, const float *q, int64_t n, float out[8]);
-    float (*dot_f32)(const float *k, const float *q, int64_t n);
-    void (*scale_add_f16)(float *out, float ms, float vs, const uint16_t *v, int64_t n);
-    void (*scale_add_f32)(float *out, float ms, float vs, const float *v, int64_t n);
-
     /* Chunked attention (src/model/attention.c; the scalar reference is
      * attention_kernels.c).  One call covers m <= SLM_ATT_CHUNK cached
      * positions (rows k, k + k_stride, ...) for nq query rows (q, q + q_stride,

@@ -609,78 +609,6 @@ static void convert_f16(const float *x, void *out, int64_t n) {
     for (; i < n; i++) dst[i] = _cvtsh_ss(_cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT));
 }
 
-/* ---- attention over the KV cache ------------------------------------------------ */
-
-static float dot_f16(const uint16_t *k, const float *q, int64_t n) {
-    __m256 acc = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        acc = _mm256_add_ps(acc, _mm256_mul_ps(load_w8(SLM_TYPE_F16, (const uint8_t *)k, i), _mm256_loadu_ps(q + i)));
-    return finish_f32(acc, SLM_TYPE_F16, (const uint8_t *)k, q, i, n);
-}
-
-/* Eight keys at once: lanes of the 8 accumulators transposed, so that the
- * final pairwise sum runs on vectors in the reference's order. */
-static void dot_f16_x8(const uint16_t *k, int64_t stride, const float *q, int64_t n, float out[8]) {
-    if (n % 8 != 0) {
-        for (int m = 0; m < 8; m++) out[m] = dot_f16(k + m * stride, q, n);
-        return;
-    }
-    __m256 acc[8];
-    for (int m = 0; m < 8; m++) acc[m] = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n; i += 8) {
-        __m256 qv = _mm256_loadu_ps(q + i);
-        UNROLL for (int m = 0; m < 8; m++)
-            acc[m] = _mm256_add_ps(acc[m], _mm256_mul_ps(load_w8(SLM_TYPE_F16, (const uint8_t *)(k + m * stride), i), qv));
-    }
-    /* transpose: t[l] holds lane l of acc[0..7] */
-    __m256 u0 = _mm256_unpacklo_ps(acc[0], acc[1]), u1 = _mm256_unpackhi_ps(acc[0], acc[1]);
-    __m256 u2 = _mm256_unpacklo_ps(acc[2], acc[3]), u3 = _mm256_unpackhi_ps(acc[2], acc[3]);
-    __m256 u4 = _mm256_unpacklo_ps(acc[4], acc[5]), u5 = _mm256_unpackhi_ps(acc[4], acc[5]);
-    __m256 u6 = _mm256_unpacklo_ps(acc[6], acc[7]), u7 = _mm256_unpackhi_ps(acc[6], acc[7]);
-    __m256 s0 = _mm256_shuffle_ps(u0, u2, 0x44), s1 = _mm256_shuffle_ps(u0, u2, 0xee);
-    __m256 s2 = _mm256_shuffle_ps(u1, u3, 0x44), s3 = _mm256_shuffle_ps(u1, u3, 0xee);
-    __m256 s4 = _mm256_shuffle_ps(u4, u6, 0x44), s5 = _mm256_shuffle_ps(u4, u6, 0xee);
-    __m256 s6 = _mm256_shuffle_ps(u5, u7, 0x44), s7 = _mm256_shuffle_ps(u5, u7, 0xee);
-    __m256 t0 = _mm256_permute2f128_ps(s0, s4, 0x20), t4 = _mm256_permute2f128_ps(s0, s4, 0x31);
-    __m256 t1 = _mm256_permute2f128_ps(s1, s5, 0x20), t5 = _mm256_permute2f128_ps(s1, s5, 0x31);
-    __m256 t2 = _mm256_permute2f128_ps(s2, s6, 0x20), t6 = _mm256_permute2f128_ps(s2, s6, 0x31);
-    __m256 t3 = _mm256_permute2f128_ps(s3, s7, 0x20), t7 = _mm256_permute2f128_ps(s3, s7, 0x31);
-    __m256 r = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(t0, t4), _mm256_add_ps(t1, t5)),
-                             _mm256_add_ps(_mm256_add_ps(t2, t6), _mm256_add_ps(t3, t7)));
-    _mm256_storeu_ps(out, r);
-}
-
-static float dot_f32(const float *k, const float *q, int64_t n) {
-    __m256 acc = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_loadu_ps(k + i), _mm256_loadu_ps(q + i)));
-    return finish_f32(acc, SLM_TYPE_F32, (const uint8_t *)k, q, i, n);
-}
-
-INLINE void scale_add(slm_type type, float *out, float ms, float vs, const uint8_t *v, int64_t n) {
-    __m256 msv = _mm256_set1_ps(ms), vsv = _mm256_set1_ps(vs);
-    int64_t i = 0;
-    if (ms == 1.0f) {
-        for (; i + 8 <= n; i += 8)
-            _mm256_storeu_ps(out + i, _mm256_add_ps(_mm256_loadu_ps(out + i), _mm256_mul_ps(vsv, load_w8(type, v, i))));
-        for (; i < n; i++) out[i] = out[i] + vs * load_w1(type, v, i);
-    } else {
-        for (; i + 8 <= n; i += 8)
-            _mm256_storeu_ps(out + i, _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(out + i), msv),
-                                                    _mm256_mul_ps(vsv, load_w8(type, v, i))));
-        for (; i < n; i++) out[i] = out[i] * ms + vs * load_w1(type, v, i);
-    }
-}
-
-static void scale_add_f16(float *out, float ms, float vs, const uint16_t *v, int64_t n) {
-    scale_add(SLM_TYPE_F16, out, ms, vs, (const uint8_t *)v, n);
-}
-
-static void scale_add_f32(float *out, float ms, float vs, const float *v, int64_t n) {
-    scale_add(SLM_TYPE_F32, out, ms, vs, (const uint8_t *)v, n);
-}
-
 void slm_kernels_avx2(slm_kernels *k) {
     k->name = "avx2";
     k->gemm[SLM_TYPE_Q4_0] = gemm_q4_0;
@@ -695,11 +623,6 @@ void slm_kernels_avx2(slm_kernels *k) {
     k->convert[SLM_TYPE_Q8_0] = convert_q8_0;
     k->convert[SLM_TYPE_Q8_1] = convert_q8_1;
     k->convert[SLM_TYPE_F16] = convert_f16;
-    k->dot_f16 = dot_f16;
-    k->dot_f16_x8 = dot_f16_x8;
-    k->dot_f32 = dot_f32;
-    k->scale_add_f16 = scale_add_f16;
-    k->scale_add_f32 = scale_add_f32;
     slm_kernels_avx2_q45k(k);
     slm_kernels_avx2_q23k_iq4(k);
 }

@@ -243,33 +243,6 @@ static void convert_f16(const float *x, void *out, int64_t n) {
     for (; i < n; i++) dst[i] = slm_f16_to_f32(slm_f32_to_f16(x[i]));
 }
 
-/* ---- attention ------------------------------------------------------------------- */
-
-static float dot_f16(const uint16_t *k, const float *q, int64_t n) {
-    return dot_float(SLM_TYPE_F16, (const uint8_t *)k, q, n);
-}
-static float dot_f32(const float *k, const float *q, int64_t n) {
-    return dot_float(SLM_TYPE_F32, (const uint8_t *)k, q, n);
-}
-
-INLINE void scale_add(slm_type type, float *out, float ms, float vs, const uint8_t *v, int64_t n) {
-    float32x4_t msv = vdupq_n_f32(ms), vsv = vdupq_n_f32(vs);
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        float32x4_t o = vld1q_f32(out + i);
-        if (ms != 1.0f) o = vmulq_f32(o, msv);
-        vst1q_f32(out + i, vaddq_f32(o, vmulq_f32(vsv, load_w4(type, v, i))));
-    }
-    for (; i < n; i++) out[i] = (ms != 1.0f ? out[i] * ms : out[i]) + vs * load_w1(type, v, i);
-}
-
-static void scale_add_f16(float *out, float ms, float vs, const uint16_t *v, int64_t n) {
-    scale_add(SLM_TYPE_F16, out, ms, vs, (const uint8_t *)v, n);
-}
-static void scale_add_f32(float *out, float ms, float vs, const float *v, int64_t n) {
-    scale_add(SLM_TYPE_F32, out, ms, vs, (const uint8_t *)v, n);
-}
-
 void slm_kernels_neon(slm_kernels *k) {
     bool dp = (slm_cpu_features() & SLM_CPU_DOTPROD) != 0;
     k->name = dp ? "neon+dotprod" : "neon";
@@ -284,10 +257,6 @@ void slm_kernels_neon(slm_kernels *k) {
     k->convert[SLM_TYPE_Q8_0] = convert_q8_0;
     k->convert[SLM_TYPE_Q8_1] = convert_q8_1;
     k->convert[SLM_TYPE_F16] = convert_f16;
-    k->dot_f16 = dot_f16;
-    k->dot_f32 = dot_f32;
-    k->scale_add_f16 = scale_add_f16;
-    k->scale_add_f32 = scale_add_f32;
     slm_kernels_neon_kquants(k);
 }
 

@@ -216,45 +216,6 @@ static void test_convert(void **state) {
     }
 }
 
-/* Attention helpers: q . k over fp16 / float rows, out = out * ms + vs * v. */
-static void test_attention_kernels(void **state) {
-    (void)state;
-    const int64_t lens[] = {1, 7, 8, 9, 64, 80, 128, 131};
-    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
-        int64_t n = lens[li];
-        float q[160], kf[160], out_a[160], out_b[160];
-        uint16_t kh[160];
-        fill_floats(q, n);
-        fill_floats(kf, n);
-        for (int64_t i = 0; i < n; i++) kh[i] = slm_f32_to_f16(kf[i]);
-        float a = scalar_set.dot_f16(kh, q, n), b = best_set.dot_f16(kh, q, n);
-        assert_memory_equal(&a, &b, sizeof a);
-        a = scalar_set.dot_f32(kf, q, n);
-        b = best_set.dot_f32(kf, q, n);
-        assert_memory_equal(&a, &b, sizeof a);
-        uint16_t keys[8 * 160];
-        float dots[8];
-        for (int m = 0; m < 8; m++)
-            for (int64_t i = 0; i < n; i++) keys[m * 160 + i] = slm_f32_to_f16(rnd_float(2.0f));
-        best_set.dot_f16_x8(keys, 160, q, n, dots);
-        for (int m = 0; m < 8; m++) {
-            a = scalar_set.dot_f16(keys + m * 160, q, n);
-            assert_memory_equal(&a, &dots[m], sizeof a);
-        }
-        const float ms[] = {1.0f, 0.37f, 0.0f};
-        for (int k = 0; k < 3; k++) {
-            fill_floats(out_a, n);
-            memcpy(out_b, out_a, (size_t)n * sizeof(float));
-            scalar_set.scale_add_f16(out_a, ms[k], 0.81f, kh, n);
-            best_set.scale_add_f16(out_b, ms[k], 0.81f, kh, n);
-            assert_memory_equal(out_a, out_b, (size_t)n * sizeof(float));
-            scalar_set.scale_add_f32(out_a, ms[k], 0.27f, kf, n);
-            best_set.scale_add_f32(out_b, ms[k], 0.27f, kf, n);
-            assert_memory_equal(out_a, out_b, (size_t)n * sizeof(float));
-        }
-    }
-}
-
 /* One chunked-attention step (scores, softmax, accum) of a kernel set for
  * nq queries over m positions; state carried in max, sum, out. */
 typedef struct att_state {
@@ -340,7 +301,6 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_convert),
         cmocka_unit_test(test_gemm_all_types),
-        cmocka_unit_test(test_attention_kernels),
         cmocka_unit_test(test_chunked_attention),
         cmocka_unit_test(test_attention_exp),
     };
