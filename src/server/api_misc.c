@@ -107,10 +107,18 @@ enum MHD_Result api_tokenize(server *s, struct MHD_Connection *c, const char *bo
             json_array_append_new(arr, json_integer(toks[i]));
             continue;
         }
-        char buf[256];
-        size_t len_piece = slm_token_to_piece(s->vocab, toks[i], true, buf, sizeof buf);
-        json_array_append_new(arr, json_pack("{s:i, s:o}", "id", toks[i], "piece",
-                                             json_string_lossy(buf, len_piece < sizeof buf ? len_piece : sizeof buf)));
+        /* a piece longer than the stack buffer is fetched again whole */
+        char small[256], *buf = small;
+        size_t len_piece = slm_token_to_piece(s->vocab, toks[i], true, small, sizeof small);
+        if (len_piece > sizeof small && (buf = malloc(len_piece)) != NULL)
+            slm_token_to_piece(s->vocab, toks[i], true, buf, len_piece);
+        if (!buf) {
+            free(toks);
+            json_decref(arr);
+            return reply_error(s, c, 500, NULL, "server_error", "out_of_memory", "out of memory");
+        }
+        json_array_append_new(arr, json_pack("{s:i, s:o}", "id", toks[i], "piece", json_string_lossy(buf, len_piece)));
+        if (buf != small) free(buf);
     }
     free(toks);
     return reply_json(s, c, 200, json_pack("{s:o}", "tokens", arr));
