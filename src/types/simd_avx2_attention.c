@@ -9,8 +9,8 @@
  *            lane i % 8), transposed so that the reference's final pairwise
  *            sum runs on whole vectors and yields the 8 dot products at once.
  *   softmax  the 16 scores of a chunk in two vectors; exp on 8 lanes.
- *   accum    8 output columns of up to 8 queries in registers while the
- *            chunk's value rows stream by; each value row is read once. */
+ *   accum    blocks of output columns of up to 8 queries in registers while
+ *            the chunk's value rows stream by; each value row is read once. */
 #include "types/gemm.h"
 
 #if defined(__x86_64__)
@@ -158,25 +158,34 @@ static void softmax(float *s, int m, int nq, float *max, float *sum, float *ms) 
 
 /* ---- weighted values ---------------------------------------------------------- */
 
-/* NQ queries, 8 columns at a time; the columns past the last multiple of 8
- * one by one, in the same order. */
+/* NQ queries x CB blocks of 8 columns in registers while the chunk's rows
+ * stream by: each accumulator is a chain of dependent FMAs, so there must be
+ * about 8 of them to keep the FMA units busy (CB = 8 / NQ, roughly).  The
+ * columns left over go 8 at a time, then one by one, in the same order. */
 #define DEFINE_ACCUM(NAME, T, LOAD8, LOAD1)                                                              \
-    INLINE void NAME##_nq(const int NQ, float *out, int64_t out_stride, int64_t n, const float *w,      \
-                          const float *ms, const T *v, int64_t v_stride, int m) {                       \
-        int64_t i = 0;                                                                                  \
-        for (; i + 8 <= n; i += 8) {                                                                    \
-            __m256 acc[8];                                                                              \
-            UNROLL for (int g = 0; g < NQ; g++) acc[g] = _mm256_setzero_ps();                           \
-            for (int j = 0; j < m; j++) {                                                               \
-                __m256 vj = LOAD8(v + j * v_stride + i);                                                \
-                UNROLL for (int g = 0; g < NQ; g++)                                                     \
-                    acc[g] = _mm256_fmadd_ps(_mm256_broadcast_ss(w + g * SLM_ATT_CHUNK + j), vj, acc[g]); \
-            }                                                                                           \
-            UNROLL for (int g = 0; g < NQ; g++) {                                                       \
-                float *o = out + g * out_stride + i;                                                    \
-                _mm256_storeu_ps(o, _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(o), _mm256_set1_ps(ms[g])), acc[g])); \
+    INLINE void NAME##_tile(const int NQ, const int CB, float *out, int64_t out_stride, int64_t i,        \
+                            const float *w, const float *ms, const T *v, int64_t v_stride, int m) {      \
+        __m256 acc[8][8];                                                                               \
+        UNROLL for (int g = 0; g < NQ; g++) UNROLL for (int c = 0; c < CB; c++) acc[g][c] = _mm256_setzero_ps(); \
+        for (int j = 0; j < m; j++) {                                                                   \
+            __m256 wj[8];                                                                               \
+            UNROLL for (int g = 0; g < NQ; g++) wj[g] = _mm256_broadcast_ss(w + g * SLM_ATT_CHUNK + j);  \
+            UNROLL for (int c = 0; c < CB; c++) {                                                       \
+                __m256 vj = LOAD8(v + j * v_stride + i + 8 * c);                                        \
+                UNROLL for (int g = 0; g < NQ; g++) acc[g][c] = _mm256_fmadd_ps(wj[g], vj, acc[g][c]);  \
             }                                                                                           \
         }                                                                                               \
+        UNROLL for (int g = 0; g < NQ; g++) UNROLL for (int c = 0; c < CB; c++) {                       \
+            float *o = out + g * out_stride + i + 8 * c;                                                \
+            _mm256_storeu_ps(o, _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(o), _mm256_set1_ps(ms[g])), acc[g][c])); \
+        }                                                                                               \
+    }                                                                                                   \
+    INLINE void NAME##_nq(const int NQ, float *out, int64_t out_stride, int64_t n, const float *w,      \
+                          const float *ms, const T *v, int64_t v_stride, int m) {                       \
+        const int CB = NQ == 1 ? 8 : NQ == 2 ? 4 : NQ == 3 ? 3 : NQ == 4 ? 2 : 1;                       \
+        int64_t i = 0;                                                                                  \
+        for (; i + 8 * CB <= n; i += 8 * CB) NAME##_tile(NQ, CB, out, out_stride, i, w, ms, v, v_stride, m); \
+        for (; i + 8 <= n; i += 8) NAME##_tile(NQ, 1, out, out_stride, i, w, ms, v, v_stride, m);       \
         for (; i < n; i++)                                                                              \
             for (int g = 0; g < NQ; g++) {                                                              \
                 float acc = 0.0f;                                                                       \

@@ -8,8 +8,8 @@
  *
  *   scores   4 keys of one query at a time, pairwise adds for the final sum.
  *   softmax  the 16 scores of a chunk in four vectors; exp on 4 lanes.
- *   accum    4 output columns of up to 8 queries in registers while the
- *            chunk's value rows stream by. */
+ *   accum    blocks of output columns of up to 8 queries in registers while
+ *            the chunk's value rows stream by. */
 #include "types/gemm.h"
 
 #if defined(__aarch64__)
@@ -140,22 +140,31 @@ static void softmax(float *s, int m, int nq, float *max, float *sum, float *ms) 
 
 /* ---- weighted values ---------------------------------------------------------- */
 
+/* NQ queries x CB vectors of 4 columns in registers (about 16 independent
+ * FMA chains); the columns left over 4 at a time, then one by one. */
 #define DEFINE_ACCUM(NAME, T, LOAD4, LOAD1)                                                              \
+    INLINE void NAME##_tile(const int NQ, const int CB, float *out, int64_t out_stride, int64_t i,        \
+                            const float *w, const float *ms, const T *v, int64_t v_stride, int m) {      \
+        float32x4_t acc[8][16];                                                                         \
+        for (int g = 0; g < NQ; g++)                                                                    \
+            for (int c = 0; c < CB; c++) acc[g][c] = vdupq_n_f32(0.0f);                                 \
+        for (int j = 0; j < m; j++)                                                                     \
+            for (int c = 0; c < CB; c++) {                                                              \
+                float32x4_t vj = LOAD4(v + j * v_stride + i + 4 * c);                                   \
+                for (int g = 0; g < NQ; g++) acc[g][c] = vfmaq_n_f32(acc[g][c], vj, w[g * SLM_ATT_CHUNK + j]); \
+            }                                                                                           \
+        for (int g = 0; g < NQ; g++)                                                                    \
+            for (int c = 0; c < CB; c++) {                                                              \
+                float *o = out + g * out_stride + i + 4 * c;                                            \
+                vst1q_f32(o, vaddq_f32(vmulq_n_f32(vld1q_f32(o), ms[g]), acc[g][c]));                   \
+            }                                                                                           \
+    }                                                                                                   \
     INLINE void NAME##_nq(const int NQ, float *out, int64_t out_stride, int64_t n, const float *w,      \
                           const float *ms, const T *v, int64_t v_stride, int m) {                       \
+        const int CB = NQ == 1 ? 16 : NQ == 2 ? 8 : NQ <= 4 ? 4 : 2;                                    \
         int64_t i = 0;                                                                                  \
-        for (; i + 4 <= n; i += 4) {                                                                    \
-            float32x4_t acc[8];                                                                         \
-            for (int g = 0; g < NQ; g++) acc[g] = vdupq_n_f32(0.0f);                                    \
-            for (int j = 0; j < m; j++) {                                                               \
-                float32x4_t vj = LOAD4(v + j * v_stride + i);                                           \
-                for (int g = 0; g < NQ; g++) acc[g] = vfmaq_n_f32(acc[g], vj, w[g * SLM_ATT_CHUNK + j]); \
-            }                                                                                           \
-            for (int g = 0; g < NQ; g++) {                                                              \
-                float *o = out + g * out_stride + i;                                                    \
-                vst1q_f32(o, vaddq_f32(vmulq_n_f32(vld1q_f32(o), ms[g]), acc[g]));                      \
-            }                                                                                           \
-        }                                                                                               \
+        for (; i + 4 * CB <= n; i += 4 * CB) NAME##_tile(NQ, CB, out, out_stride, i, w, ms, v, v_stride, m); \
+        for (; i + 4 <= n; i += 4) NAME##_tile(NQ, 1, out, out_stride, i, w, ms, v, v_stride, m);       \
         for (; i < n; i++)                                                                              \
             for (int g = 0; g < NQ; g++) {                                                              \
                 float acc = 0.0f;                                                                       \

@@ -241,7 +241,7 @@ static void att_step(const slm_kernels *k, bool f16, const void *keys, const voi
 static void test_chunked_attention(void **state) {
     (void)state;
     const int64_t lens[] = {64, 8, 13, 72, 80};
-    const int nqs[] = {1, 3, 8, 9};
+    const int nqs[] = {1, 2, 3, 4, 7, 8, 9};
     const int ms[] = {16, 5, 16, 1, 11};
     enum { STRIDE = 96 };
     static float kf[SLM_ATT_CHUNK * STRIDE], vf[SLM_ATT_CHUNK * STRIDE], q[9 * 80];
