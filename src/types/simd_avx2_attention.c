@@ -75,10 +75,47 @@ INLINE __m256 reduce_8x8(const __m256 acc[8]) {
 DEFINE_DOT8(dot8_f16, uint16_t, load8_f16)
 DEFINE_DOT8(dot8_f32, float, load8_f32)
 
-#define DEFINE_SCORES(NAME, T, DOT8, DOT1)                                                               \
+/* 4 keys x 2 queries (n a multiple of 8): lane 2 j + g of the result is
+ * key j with query g.  Each key's conversion serves both queries. */
+#define DEFINE_DOT4X2(NAME, T, LOAD8)                                                                    \
+    INLINE __m256 NAME(const T *k, int64_t k_stride, const float *q0, const float *q1, int64_t n) {     \
+        __m256 acc[8];                                                                                  \
+        UNROLL for (int p = 0; p < 8; p++) acc[p] = _mm256_setzero_ps();                                \
+        for (int64_t i = 0; i < n; i += 8) {                                                            \
+            __m256 qa = _mm256_loadu_ps(q0 + i), qb = _mm256_loadu_ps(q1 + i);                          \
+            UNROLL for (int j = 0; j < 4; j++) {                                                        \
+                __m256 kv = LOAD8(k + j * k_stride + i);                                                \
+                acc[2 * j] = _mm256_fmadd_ps(kv, qa, acc[2 * j]);                                       \
+                acc[2 * j + 1] = _mm256_fmadd_ps(kv, qb, acc[2 * j + 1]);                               \
+            }                                                                                           \
+        }                                                                                               \
+        return reduce_8x8(acc);                                                                         \
+    }
+DEFINE_DOT4X2(dot4x2_f16, uint16_t, load8_f16)
+DEFINE_DOT4X2(dot4x2_f32, float, load8_f32)
+
+/* Pairs of queries in 4 x 2 tiles over the keys that fill whole tiles, the
+ * rest of the scores 8 keys x 1 query, then one by one. */
+#define DEFINE_SCORES(NAME, T, DOT4X2, DOT8, DOT1)                                                       \
     static void NAME(const T *k, int64_t k_stride, int m, const float *q, int64_t q_stride, int nq,      \
                      int64_t n, float scale, float *s) {                                                \
         __m256 sv = _mm256_set1_ps(scale);                                                              \
+        if (n % 8 == 0 && m >= 4)                                                                       \
+            for (; nq >= 2; nq -= 2, q += 2 * q_stride, s += 2 * SLM_ATT_CHUNK) {                       \
+                int j = 0;                                                                              \
+                for (; j + 4 <= m; j += 4) {                                                            \
+                    float r[8];                                                                         \
+                    _mm256_storeu_ps(r, _mm256_mul_ps(DOT4X2(k + j * k_stride, k_stride, q, q + q_stride, n), sv)); \
+                    for (int t = 0; t < 4; t++) {                                                       \
+                        s[j + t] = r[2 * t];                                                            \
+                        s[SLM_ATT_CHUNK + j + t] = r[2 * t + 1];                                        \
+                    }                                                                                   \
+                }                                                                                       \
+                for (; j < m; j++) {                                                                    \
+                    s[j] = DOT1(k + j * k_stride, q, n) * scale;                                        \
+                    s[SLM_ATT_CHUNK + j] = DOT1(k + j * k_stride, q + q_stride, n) * scale;             \
+                }                                                                                       \
+            }                                                                                           \
         for (int g = 0; g < nq; g++, q += q_stride, s += SLM_ATT_CHUNK) {                               \
             int j = 0;                                                                                  \
             if (n % 8 == 0)                                                                             \
@@ -87,8 +124,8 @@ DEFINE_DOT8(dot8_f32, float, load8_f32)
             for (; j < m; j++) s[j] = DOT1(k + j * k_stride, q, n) * scale;                             \
         }                                                                                               \
     }
-DEFINE_SCORES(scores_f16, uint16_t, dot8_f16, dot1_f16)
-DEFINE_SCORES(scores_f32, float, dot8_f32, dot1_f32)
+DEFINE_SCORES(scores_f16, uint16_t, dot4x2_f16, dot8_f16, dot1_f16)
+DEFINE_SCORES(scores_f32, float, dot4x2_f32, dot8_f32, dot1_f32)
 
 /* ---- softmax ------------------------------------------------------------------ */
 
