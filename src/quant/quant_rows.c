@@ -35,14 +35,15 @@ bool slm_quant_can_write(slm_type t) {
  * matter more (their error is more likely to dominate a dot product), but
  * small ones never count for nothing.
  *
- * With an imatrix: imatrix[i]^0.75 * sqrt(sigma^2 + x^2).  The exponent
+ * With an imatrix: imatrix[i]^p * sqrt(sigma^2 + x^2).  The exponent p
  * below 1 shrinks the importances towards their mean (they are diagonal
  * estimates from a different text: trusting them fully overfits).  Groups
- * of 32 (one scale each: Q4_0 ... IQ4_NL, the K-quant fallbacks) use a
- * quarter of that sigma^2, favouring their large weights more; 256-weight
- * super-blocks keep it (the smaller one raised llama-k-F32's Q4_K_M KLD by
- * 2.6%).  Picked on stories260K Q4_K_M and llama-k-F32, checked on a second
- * evaluation text (bench/results/quantize.md, "imatrix"). */
+ * of 32 (one scale each: Q4_0 ... IQ4_NL, the K-quant fallbacks) use
+ * p = 0.875 and a quarter of that sigma^2, favouring their large weights
+ * more; 256-weight super-blocks use p = 0.75 and keep sigma^2 (the smaller
+ * one raised llama-k-F32's Q4_K_M KLD by 2.6%).  Picked on stories260K,
+ * llama-k-F32 and a smollm2-shaped model with uneven norms, checked on a
+ * second evaluation text (bench/results/quantize.md, "imatrix"). */
 void slm_quant_weights(int n, const float *x, const float *imatrix, float *w) {
     double s4[4] = {0, 0, 0, 0}; /* four running sums: no chain of dependent adds */
     int i4 = n - n % 4;
@@ -55,7 +56,7 @@ void slm_quant_weights(int n, const float *x, const float *imatrix, float *w) {
         float base = sqrtf(sigma2 + x[i] * x[i]);
         if (imatrix) {
             float v = imatrix[i] > 0.0f ? imatrix[i] : 0.0f;
-            w[i] = sqrtf(v * sqrtf(v)) * base; /* v^0.75 */
+            w[i] = (n < 256 ? sqrtf(v * sqrtf(v * sqrtf(v))) : sqrtf(v * sqrtf(v))) * base; /* v^0.875, v^0.75 */
         } else {
             w[i] = base;
         }
