@@ -44,7 +44,7 @@ typedef struct attention_task {
 
 /* The running softmax of nq query heads of one token. */
 typedef struct head_group {
-    int32_t t, pos, seq;
+    int32_t pos, seq;
     float *q, *out;
     float max[MAX_GROUP], sum[MAX_GROUP], ms[MAX_GROUP];
 } head_group;
@@ -52,7 +52,6 @@ typedef struct head_group {
 static void group_begin(const attention_task *a, head_group *hg, int32_t t, int64_t h0, int nq) {
     slm_context *c = a->c;
     const slm_hparams *hp = &c->model->hp;
-    hg->t = t;
     hg->pos = a->pos[t];
     hg->seq = a->seq[t];
     hg->q = c->s.q + (t * hp->n_head + h0) * hp->head_dim;
