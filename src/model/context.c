@@ -24,7 +24,6 @@ static slm_status alloc_scratch(slm_context *c, slm_error *err) {
     slm_scratch *s = &c->s;
     size_t T = SLM_UBATCH, f = sizeof(float);
     int64_t max_in = max3(hp->n_embd, hp->n_ff, hp->n_head * hp->head_dim_v);
-    int64_t max_hd = hp->head_dim > hp->head_dim_v ? hp->head_dim : hp->head_dim_v;
     s->x = malloc(T * (size_t)hp->n_embd * f);
     s->xn = malloc(T * (size_t)hp->n_embd * f);
     s->tmp = malloc(T * (size_t)hp->n_embd * f);
@@ -45,10 +44,7 @@ static slm_status alloc_scratch(slm_context *c, slm_error *err) {
     ok = ok && c->ts;
     for (int i = 0; ok && i < nth; i++) {
         c->ts[i].row = malloc((size_t)max_in * f);
-        c->ts[i].scores = malloc((size_t)c->kv.n_ctx * f);
-        c->ts[i].q = malloc((size_t)max_hd * f);
-        c->ts[i].vec = malloc((size_t)max_hd * f);
-        ok = c->ts[i].row && c->ts[i].scores && c->ts[i].q && c->ts[i].vec;
+        ok = c->ts[i].row != NULL;
     }
     return ok ? SLM_OK : slm_fail(err, SLM_E_NOMEM, "out of memory for the context's scratch buffers");
 }
@@ -61,9 +57,6 @@ static void free_scratch(slm_context *c) {
     if (c->ts) {
         for (int i = 0; i < slm_threadpool_n_threads(c->pool); i++) {
             free(c->ts[i].row);
-            free(c->ts[i].scores);
-            free(c->ts[i].q);
-            free(c->ts[i].vec);
         }
         free(c->ts);
     }

@@ -36,10 +36,7 @@ typedef struct slm_context_options {
 
 /* Per-thread buffers. */
 typedef struct slm_thread_scratch {
-    float *row;    /* one dequantized weight row */
-    float *scores; /* attention scores over n_ctx positions */
-    float *q;      /* one query head */
-    float *vec;    /* one head of k or v */
+    float *row; /* n_in floats: a dequantized weight row, or a kernel's block sums */
 } slm_thread_scratch;
 
 /* Per-token activations of one forward pass, [SLM_UBATCH][width] each. */
