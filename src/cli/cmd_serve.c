@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "server/server.h"
 
@@ -24,7 +25,7 @@ static void usage(FILE *out) {
             "      --api-key-file F   read the key from the first line of a file\n"
             "      --max-queue N      requests that may wait for a slot; more get 503 (default 64)\n"
             "      --max-body BYTES   largest request body; larger gets 413 (default 1048576)\n"
-            "      --timeout S        stop a request after S seconds (default 0 = never)\n"
+            "      --timeout S        stop a request after S seconds, fractions allowed (default 0 = never)\n"
             "      --alias NAME       model name shown in /v1/models and responses (default: file name)\n"
             "      --cors ORIGIN      send Access-Control-Allow-Origin: ORIGIN\n");
 }
@@ -70,6 +71,7 @@ static int parse_args(int argc, char **argv, server_config *c, char **key_owned)
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         long n = 0;
+        float f = 0;
         bool ok = true;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(stdout), 2;
         if (!v && a[0] == '-') {
@@ -87,7 +89,7 @@ static int parse_args(int argc, char **argv, server_config *c, char **key_owned)
         else if (!strcmp(a, "--api-key-file")) ok = (c->api_key = *key_owned = read_key_file(v)) != NULL;
         else if (!strcmp(a, "--max-queue")) ok = parse_long(a, v, 0, 1 << 20, &n) && ((c->max_queue = (int)n), true);
         else if (!strcmp(a, "--max-body")) ok = parse_long(a, v, 1, 1L << 30, &n) && ((c->max_body = (size_t)n), true);
-        else if (!strcmp(a, "--timeout")) ok = parse_long(a, v, 0, 1L << 30, &n) && ((c->timeout_s = (double)n), true);
+        else if (!strcmp(a, "--timeout")) ok = slm_arg_float("serve", a, v, 0, 1e9, &f) && ((c->timeout_s = f), true);
         else if (!strcmp(a, "--alias")) c->alias = v;
         else if (!strcmp(a, "--cors")) c->cors = v;
         else {

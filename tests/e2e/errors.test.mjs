@@ -1,14 +1,14 @@
 // errors.test.mjs - every error code, authentication, limits, malformed
 // input, backpressure, timeouts and shutdown.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { test } from 'node:test';
 import OpenAI from 'openai';
-import { BIN, client, EOS, get, MODEL, post, sleep, startServer, URL } from './helpers.mjs';
+import { client, EOS, get, MODEL, post, sleep, spawnServer, startServer, URL } from './helpers.mjs';
 
 function assertError(r, status, re) {
   assert.equal(r.status, status, r.text);
@@ -107,21 +107,22 @@ test('hundreds of malformed requests, then a normal one still works', async () =
 });
 
 test('503 + Retry-After when the queue is full; --timeout stops a request', async () => {
-  const srv = await startServer(['--parallel', '1', '--max-queue', '1', '--timeout', '1']);
+  // 8000 tokens take the tiny model several seconds; the timeout stops it long before
+  const srv = await startServer(['--parallel', '1', '--max-queue', '1', '--timeout', '0.6', '-c', '8192']);
   try {
-    const long = { prompt: 'Once upon a time', max_tokens: 1900, logit_bias: { [EOS]: -100 } };
+    const long = { prompt: 'Once upon a time', max_tokens: 8000, logit_bias: { [EOS]: -100 } };
     const opts = { url: srv.url, key: null };
     const first = post('/v1/completions', long, opts);     // takes the slot
-    await sleep(100);
+    await sleep(50);
     const second = post('/v1/completions', long, opts);    // waits in the queue
-    await sleep(100);
+    await sleep(50);
     const third = await post('/v1/completions', long, opts);
     assertError(third, 503, /queue/);
     assert.equal(third.headers.get('retry-after'), '1');
     const a = await first;
     assert.equal(a.status, 200);
     assert.equal(a.json.choices[0].finish_reason, 'length');
-    assert.ok(a.json.usage.completion_tokens < 1900, 'the timeout did not stop the request');
+    assert.ok(a.json.usage.completion_tokens < 8000, 'the timeout did not stop the request');
     const b = await second;
     assert.ok(b.status === 200 || b.status === 503, b.text);
   } finally {
@@ -136,20 +137,10 @@ test('503 + Retry-After while the model loads, then ready', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'slm-e2e-'));
   const fifo = join(dir, 'model.gguf');
   execFileSync('mkfifo', [fifo]);
-  const proc = spawn(BIN, ['serve', '-m', fifo, '--host', '127.0.0.1', '--port', '0', '-t', '1'],
-    { stdio: ['ignore', 'ignore', 'pipe'] });
+  const { proc, url, log } = await spawnServer(fifo);
   const exited = new Promise((r) => proc.on('exit', (code) => r(code)));
-  let log = '';
   let ready = false;
   try {
-    const url = await new Promise((resolve, reject) => {
-      proc.stderr.on('data', (d) => {
-        log += d;
-        const m = log.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
-        if (m) resolve(m[1]);
-      });
-      proc.on('exit', (code) => reject(new Error(`slm serve exited with ${code}: ${log}`)));
-    });
     const r = await get('/v1/models', { url, key: null });
     assert.equal(r.status, 503, r.text);
     assert.equal(JSON.parse(r.text).error.code, 'model_loading');
@@ -163,7 +154,7 @@ test('503 + Retry-After while the model loads, then ready', async () => {
       ready = (await get('/health', { url, key: null })).status === 200;
       if (!ready) await sleep(25);
     }
-    assert.ok(ready, log);
+    assert.ok(ready, log());
     const ok = await get('/v1/models', { url, key: null });
     assert.equal(ok.status, 200, ok.text);
     assert.equal(ok.headers.get('retry-after'), null);
@@ -172,7 +163,7 @@ test('503 + Retry-After while the model loads, then ready', async () => {
     proc.kill(ready ? 'SIGTERM' : 'SIGKILL');
     const code = await exited;
     rmSync(dir, { recursive: true, force: true });
-    if (ready) assert.equal(code, 0, log);
+    if (ready) assert.equal(code, 0, log());
   }
 });
 

@@ -39,10 +39,10 @@ export async function metric(name, url = URL) {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// Starts `slm serve` on a free loopback port with extra options; resolves
-// once /health answers 200.
-export async function startServer(args) {
-  const proc = spawn(BIN, ['serve', '-m', MODEL, '--host', '127.0.0.1', '--port', '0', '-t', '1', ...args],
+// Spawns `slm serve -m model` on a free loopback port; resolves with the
+// process, its URL (once it says it listens) and its log so far.
+export async function spawnServer(model, args = []) {
+  const proc = spawn(BIN, ['serve', '-m', model, '--host', '127.0.0.1', '--port', '0', '-t', '1', ...args],
     { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   const url = await new Promise((resolve, reject) => {
@@ -53,13 +53,20 @@ export async function startServer(args) {
     });
     proc.on('exit', (code) => reject(new Error(`slm serve exited with ${code}: ${log}`)));
   });
+  return { proc, url, log: () => log };
+}
+
+// Starts `slm serve` on the test model with extra options; resolves once
+// /health answers 200.
+export async function startServer(args) {
+  const { proc, url, log } = await spawnServer(MODEL, args);
   for (let i = 0; i < 200; i++) {
     try { if ((await fetch(`${url}/health`)).status === 200) break; } catch { /* not yet */ }
     await sleep(25);
   }
   const exited = new Promise((r) => proc.on('exit', (code, signal) => r({ code, signal })));
   return {
-    url, proc, log: () => log,
+    url, proc, log,
     stop: async (signal = 'SIGTERM') => { proc.kill(signal); return exited; },
   };
 }
