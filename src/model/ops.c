@@ -35,19 +35,21 @@ void slm_op_rms_norm(slm_context *c, const float *x, const float *w, float eps, 
 }
 
 typedef struct swiglu_task {
+    const slm_kernels *k;
     float *gate;
     const float *up;
     int64_t count;
 } swiglu_task;
 
+/* The kernel is element-wise, so any split gives the same bits. */
 static void swiglu_part(void *arg, int ith, int nth) {
     const swiglu_task *t = arg;
-    for (int64_t i = t->count * ith / nth; i < t->count * (ith + 1) / nth; i++)
-        t->gate[i] = t->gate[i] / (1.0f + expf(-t->gate[i])) * t->up[i];
+    int64_t lo = t->count * ith / nth, hi = t->count * (ith + 1) / nth;
+    t->k->swiglu(t->gate + lo, t->up + lo, hi - lo);
 }
 
 void slm_op_swiglu(slm_context *c, float *gate, const float *up, int64_t count) {
-    swiglu_task t = {gate, up, count};
+    swiglu_task t = {&c->kern, gate, up, count};
     if (count < PARALLEL_MIN) swiglu_part(&t, 0, 1);
     else slm_threadpool_run(c->pool, swiglu_part, &t);
 }

@@ -12,7 +12,8 @@
 /* y = x / sqrt(mean(x^2) + eps) * w for each of n tokens of `width` floats. */
 void slm_op_rms_norm(slm_context *c, const float *x, const float *w, float eps, int64_t width, int32_t n, float *y);
 
-/* gate = silu(gate) * up over `count` floats, silu(z) = z / (1 + e^-z). */
+/* gate = silu(gate) * up over `count` floats, silu(z) = z / (1 + e^-z), by
+ * the kernel set's swiglu (its own exp, the same bits on every CPU). */
 void slm_op_swiglu(slm_context *c, float *gate, const float *up, int64_t count);
 
 #endif

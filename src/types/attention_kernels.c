@@ -130,10 +130,21 @@ static void accum_f32(float *out, int64_t out_stride, int64_t n, const float *w,
         }
 }
 
+/* SwiGLU (gemm.h): the exponential only of -|z|, where att_exp is defined. */
+static void swiglu(float *gate, const float *up, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        float z = gate[i];
+        float e = att_exp(z < 0.0f ? z : -z);
+        float num = z < 0.0f ? z * e : z;
+        gate[i] = (num / (1.0f + e)) * up[i];
+    }
+}
+
 void slm_kernels_attention_scalar(slm_kernels *k) {
     k->att_scores_f16 = scores_f16;
     k->att_scores_f32 = scores_f32;
     k->att_softmax = softmax;
     k->att_accum_f16 = accum_f16;
     k->att_accum_f32 = accum_f32;
+    k->swiglu = swiglu;
 }

@@ -58,6 +58,11 @@ typedef struct slm_kernels {
                           const uint16_t *v, int64_t v_stride, int m);
     void (*att_accum_f32)(float *out, int64_t out_stride, int64_t n, const float *w, const float *ms, int nq,
                           const float *v, int64_t v_stride, int m);
+
+    /* SwiGLU with the attention kernels' exp (their files): gate[i] =
+     * silu(gate[i]) * up[i], silu(z) = z / (1 + e) for z >= 0 and
+     * (z e) / (1 + e) below, e = exp(-|z|). */
+    void (*swiglu)(float *gate, const float *up, int64_t n);
 } slm_kernels;
 
 /* Positions per attention chunk: chunks start at multiples of it. */

@@ -16,6 +16,7 @@
 #if defined(__x86_64__)
 
 #include <immintrin.h>
+#include <string.h>
 #include <math.h>
 
 #define INLINE static inline __attribute__((always_inline))
@@ -248,12 +249,35 @@ static void softmax(float *s, int m, int nq, float *max, float *sum, float *ms) 
 DEFINE_ACCUM(accum_f16, uint16_t, load8_f16, load1_f16)
 DEFINE_ACCUM(accum_f32, float, load8_f32, load1_f32)
 
+/* ---- SwiGLU ------------------------------------------------------------------- */
+
+/* attention_kernels.c's swiglu on 8 lanes. */
+INLINE __m256 swiglu8(__m256 z, __m256 up) {
+    const __m256 zero = _mm256_setzero_ps();
+    __m256 neg = _mm256_cmp_ps(z, zero, _CMP_LT_OQ);
+    __m256 e = exp8(_mm256_blendv_ps(_mm256_xor_ps(z, _mm256_set1_ps(-0.0f)), z, neg));
+    __m256 num = _mm256_blendv_ps(z, _mm256_mul_ps(z, e), neg);
+    return _mm256_mul_ps(_mm256_div_ps(num, _mm256_add_ps(_mm256_set1_ps(1.0f), e)), up);
+}
+
+static void swiglu(float *gate, const float *up, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(gate + i, swiglu8(_mm256_loadu_ps(gate + i), _mm256_loadu_ps(up + i)));
+    if (i == n) return;
+    float g[8] = {0}, u[8] = {0};
+    memcpy(g, gate + i, (size_t)(n - i) * sizeof *g);
+    memcpy(u, up + i, (size_t)(n - i) * sizeof *u);
+    _mm256_storeu_ps(g, swiglu8(_mm256_loadu_ps(g), _mm256_loadu_ps(u)));
+    memcpy(gate + i, g, (size_t)(n - i) * sizeof *g);
+}
+
 void slm_kernels_avx2_attention(slm_kernels *k) {
     k->att_scores_f16 = scores_f16;
     k->att_scores_f32 = scores_f32;
     k->att_softmax = softmax;
     k->att_accum_f16 = accum_f16;
     k->att_accum_f32 = accum_f32;
+    k->swiglu = swiglu;
 }
 
 #endif /* __x86_64__ */

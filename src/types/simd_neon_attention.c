@@ -15,6 +15,7 @@
 #if defined(__aarch64__)
 
 #include <arm_neon.h>
+#include <string.h>
 #include <math.h>
 
 #include "types/half.h"
@@ -190,12 +191,34 @@ static void softmax(float *s, int m, int nq, float *max, float *sum, float *ms) 
 DEFINE_ACCUM(accum_f16, uint16_t, load4_f16, load1_f16)
 DEFINE_ACCUM(accum_f32, float, load4_f32, load1_f32)
 
+/* ---- SwiGLU ------------------------------------------------------------------- */
+
+/* attention_kernels.c's swiglu on 4 lanes. */
+INLINE float32x4_t swiglu4(float32x4_t z, float32x4_t up) {
+    uint32x4_t neg = vcltq_f32(z, vdupq_n_f32(0.0f));
+    float32x4_t e = exp4(vbslq_f32(neg, z, vnegq_f32(z)));
+    float32x4_t num = vbslq_f32(neg, vmulq_f32(z, e), z);
+    return vmulq_f32(vdivq_f32(num, vaddq_f32(vdupq_n_f32(1.0f), e)), up);
+}
+
+static void swiglu(float *gate, const float *up, int64_t n) {
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) vst1q_f32(gate + i, swiglu4(vld1q_f32(gate + i), vld1q_f32(up + i)));
+    if (i == n) return;
+    float g[4] = {0}, u[4] = {0};
+    memcpy(g, gate + i, (size_t)(n - i) * sizeof *g);
+    memcpy(u, up + i, (size_t)(n - i) * sizeof *u);
+    vst1q_f32(g, swiglu4(vld1q_f32(g), vld1q_f32(u)));
+    memcpy(gate + i, g, (size_t)(n - i) * sizeof *g);
+}
+
 void slm_kernels_neon_attention(slm_kernels *k) {
     k->att_scores_f16 = scores_f16;
     k->att_scores_f32 = scores_f32;
     k->att_softmax = softmax;
     k->att_accum_f16 = accum_f16;
     k->att_accum_f32 = accum_f32;
+    k->swiglu = swiglu;
 }
 
 #endif /* __aarch64__ */

@@ -297,12 +297,48 @@ static void test_attention_exp(void **state) {
     }
 }
 
+/* SwiGLU: the best set bit for bit like the scalar one (lengths around the
+ * vector widths, signs, zeros, large magnitudes, NaN), and the scalar one
+ * within 1e-6 of silu(z) * up in double. */
+static void test_swiglu(void **state) {
+    (void)state;
+    const int64_t lens[] = {1, 3, 4, 7, 8, 9, 16, 37};
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+        int64_t n = lens[li];
+        float gate[37], up[37], want[37], got[37];
+        for (int64_t i = 0; i < n; i++) {
+            gate[i] = rnd_float(12.0f);
+            up[i] = rnd_float(3.0f);
+        }
+        const float special[] = {0.0f, -0.0f, 100.0f, -100.0f, -88.0f, 1e-30f, -1e-30f};
+        for (int64_t i = 0; i < n && i < 7; i++) gate[(i * 5) % n] = special[i];
+        if (n == 37) gate[36] = NAN;
+        memcpy(want, gate, sizeof gate);
+        memcpy(got, gate, sizeof gate);
+        scalar_set.swiglu(want, up, n);
+        best_set.swiglu(got, up, n);
+        for (int64_t i = 0; i < n; i++) {
+            if (memcmp(&want[i], &got[i], sizeof want[i]) != 0)
+                fail_msg("n=%lld swiglu(%g, %g) = %.9g, scalar %.9g", (long long)n, (double)gate[i], (double)up[i],
+                         (double)got[i], (double)want[i]);
+            if (isnan(gate[i])) {
+                assert_true(isnan(want[i]));
+                continue;
+            }
+            double z = gate[i], ref = z / (1.0 + exp(-z)) * up[i];
+            if (fabs(want[i] - ref) > 1e-6 * fabs(ref) + 1e-30)
+                fail_msg("swiglu(%g, %g) = %.9g, want %.9g", z, (double)up[i], (double)want[i], ref);
+        }
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_convert),
         cmocka_unit_test(test_gemm_all_types),
         cmocka_unit_test(test_chunked_attention),
         cmocka_unit_test(test_attention_exp),
+        cmocka_unit_test(test_swiglu),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
