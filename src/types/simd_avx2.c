@@ -256,6 +256,7 @@ INLINE void tile_x8_q4_0(const slm_gemm_args *g, int64_t r, int64_t t, int T, co
     __m256 acc[8];
     UNROLL for (int j = 0; j < T; j++) acc[j] = _mm256_setzero_ps();
     for (int64_t ib = 0; ib < nb; ib++) {
+        prefetch_next_tile(g, w, 8, ib, 18); /* few tokens: the weights stream from memory */
         const uint8_t *wb[8], *qs[8];
         UNROLL for (int i = 0; i < 8; i++) {
             wb[i] = w + (uint64_t)i * g->w_stride + (uint64_t)ib * 18;
@@ -332,6 +333,7 @@ INLINE void tile_x8_q8_0(const slm_gemm_args *g, int64_t r, int64_t t, int T) {
     __m256 acc[8];
     UNROLL for (int j = 0; j < T; j++) acc[j] = _mm256_setzero_ps();
     for (int64_t ib = 0; ib < g->n / 32; ib++) {
+        prefetch_next_tile(g, w, 8, ib, 34); /* few tokens: the weights stream from memory */
         const uint8_t *wb[8], *lo[8], *hi[8];
         UNROLL for (int i = 0; i < 8; i++) {
             wb[i] = w + (uint64_t)i * g->w_stride + (uint64_t)ib * 34;
