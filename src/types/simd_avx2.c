@@ -27,27 +27,14 @@
 #include <string.h>
 
 #include "types/dot.h"
+#include "types/simd_avx2.h"
 #include "types/types.h"
 
-#define INLINE static inline __attribute__((always_inline))
-#define UNROLL _Pragma("GCC unroll 8")
 
 /* ---- small helpers ---------------------------------------------------------- */
 
-static uint16_t u16_at(const uint8_t *p) {
-    uint16_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
 
-static float f16_at(const uint8_t *p) { return _cvtsh_ss(u16_at(p)); }
 
-/* 8 lanes of int32 holding the totals of v[0..7] (each a vector of 8 int32). */
-INLINE __m256i sum_lanes_8(const __m256i v[8]) {
-    __m256i q0 = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
-    __m256i q1 = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
-    return _mm256_add_epi32(_mm256_permute2x128_si256(q0, q1, 0x20), _mm256_permute2x128_si256(q0, q1, 0x31));
-}
 
 /* Stores lane p of v to y[token(p) * stride + row(p)], pair p = i * T + j. */
 INLINE void store_pairs(__m256 v, int R, int T, float *y, int64_t stride, int64_t r, int64_t t) {
@@ -57,16 +44,6 @@ INLINE void store_pairs(__m256 v, int R, int T, float *y, int64_t stride, int64_
         for (int j = 0; j < T; j++) y[(t + j) * stride + r + i] = out[i * T + j];
 }
 
-/* For one token each weight row is read once, as a stream: while a tile of
- * R rows walks its blocks, ask for the next tile's bytes (they follow these
- * rows), a little more than a block of R rows per step, so that they arrive
- * before the tile needs them.  Prefetching never faults, so the address may
- * pass the matrix's end. */
-INLINE void prefetch_next_tile(const slm_gemm_args *g, const uint8_t *w, int R, int64_t ib, int block_bytes) {
-    const uintptr_t next = (uintptr_t)(w + (uint64_t)R * g->w_stride);
-    const int lines = (R * block_bytes + 63) / 64 + 1;
-    for (int l = 0; l < lines; l++) _mm_prefetch((const char *)(next + (uint64_t)(ib * lines + l) * 64), _MM_HINT_T0);
-}
 
 /* ---- quantized weights in blocks of 32 (Q8_0 / Q8_1 activations) ------------- */
 
@@ -472,28 +449,6 @@ INLINE void tile_float(slm_type type, const slm_gemm_args *g, int64_t r, int64_t
 
 /* ---- tiling ------------------------------------------------------------------- */
 
-/* Walks [r0, r1) x [t0, t1) in tiles: 8 x 1 for one token, RP x TP for more;
- * the edges get smaller tiles (same per-pair arithmetic). */
-#define DEFINE_GEMM(NAME, TILE, RP, TP)                                                                  \
-    static void NAME(const slm_gemm_args *g, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {           \
-        if (t1 - t0 == 1) {                                                                              \
-            int64_t r = r0;                                                                              \
-            for (; r + 8 <= r1; r += 8) TILE(g, r, t0, 8, 1);                                            \
-            for (; r < r1; r++) TILE(g, r, t0, 1, 1);                                                    \
-            return;                                                                                      \
-        }                                                                                                \
-        int64_t r = r0;                                                                                  \
-        for (; r + RP <= r1; r += RP) {                                                                  \
-            int64_t t = t0;                                                                              \
-            for (; t + TP <= t1; t += TP) TILE(g, r, t, RP, TP);                                         \
-            for (; t < t1; t++) TILE(g, r, t, RP, 1);                                                    \
-        }                                                                                                \
-        for (; r < r1; r++) {                                                                            \
-            int64_t t = t0;                                                                              \
-            for (; t + 8 <= t1; t += 8) TILE(g, r, t, 1, 8);                                             \
-            for (; t < t1; t++) TILE(g, r, t, 1, 1);                                                     \
-        }                                                                                                \
-    }
 
 #define Q4_1_TILE(g, r, t, R, T) tile_q32(SLM_TYPE_Q4_1, g, r, t, R, T)
 #define Q5_0_TILE(g, r, t, R, T) tile_q32(SLM_TYPE_Q5_0, g, r, t, R, T)

@@ -22,41 +22,17 @@
 #include <string.h>
 
 #include "types/kquants.h"
+#include "types/simd_avx2.h"
 
-#define INLINE static inline __attribute__((always_inline))
-#define UNROLL _Pragma("GCC unroll 8")
 
-static uint16_t u16_at(const uint8_t *p) {
-    uint16_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
 
-static uint32_t u32_at(const uint8_t *p) {
-    uint32_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
 
 INLINE __m256i load256(const uint8_t *p) { return _mm256_loadu_si256((const __m256i *)(const void *)p); }
 
-/* 8 lanes of int32 holding the totals of v[0..7] (each a vector of 8 int32). */
-INLINE __m256i sum_lanes_8(const __m256i v[8]) {
-    __m256i q0 = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
-    __m256i q1 = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
-    return _mm256_add_epi32(_mm256_permute2x128_si256(q0, q1, 0x20), _mm256_permute2x128_si256(q0, q1, 0x31));
-}
 
 /* 8 fp16 values (lanes 0..7) to floats. */
 INLINE __m256 f16x8(const uint16_t h[8]) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)h)); }
 
-/* One token: the next tile's 8 rows are read while this tile walks its
- * blocks (see simd_avx2.c); a prefetch never faults past the matrix. */
-INLINE void prefetch_next_tile(const slm_gemm_args *g, const uint8_t *w, int R, int64_t ib, int block_bytes) {
-    const uintptr_t next = (uintptr_t)(w + (uint64_t)R * g->w_stride);
-    const int lines = (R * block_bytes + 63) / 64 + 1;
-    for (int l = 0; l < lines; l++) _mm_prefetch((const char *)(next + (uint64_t)(ib * lines + l) * 64), _MM_HINT_T0);
-}
 
 /* The codebook in both 128-bit lanes, for shuffle_epi8 lookups by nibble. */
 INLINE __m256i iq4_codebook(void) {
@@ -309,28 +285,7 @@ INLINE void tile_iq4_nl(const slm_gemm_args *g, int64_t r, int64_t t, int R, int
         for (int j = 0; j < T; j++) g->y[(t + j) * g->y_stride + r + i] = out[i * T + j];
 }
 
-/* ---- tiling (as DEFINE_GEMM in simd_avx2.c) ---------------------------------------- */
-
-#define DEFINE_GEMM(NAME, TILE, RP, TP)                                                                  \
-    static void NAME(const slm_gemm_args *g, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {           \
-        if (t1 - t0 == 1) {                                                                              \
-            int64_t r = r0;                                                                              \
-            for (; r + 8 <= r1; r += 8) TILE(g, r, t0, 8, 1);                                            \
-            for (; r < r1; r++) TILE(g, r, t0, 1, 1);                                                    \
-            return;                                                                                      \
-        }                                                                                                \
-        int64_t r = r0;                                                                                  \
-        for (; r + RP <= r1; r += RP) {                                                                  \
-            int64_t t = t0;                                                                              \
-            for (; t + TP <= t1; t += TP) TILE(g, r, t, RP, TP);                                         \
-            for (; t < t1; t++) TILE(g, r, t, RP, 1);                                                    \
-        }                                                                                                \
-        for (; r < r1; r++) {                                                                            \
-            int64_t t = t0;                                                                              \
-            for (; t + 8 <= t1; t += 8) TILE(g, r, t, 1, 8);                                             \
-            for (; t < t1; t++) TILE(g, r, t, 1, 1);                                                     \
-        }                                                                                                \
-    }
+/* ---- tiling (DEFINE_GEMM, simd_avx2.h) -------------------------------------------- */
 
 #define Q2_K_TILE(g, r, t, R, T) tile_k(SLM_TYPE_Q2_K, g, r, t, R, T)
 #define Q3_K_TILE(g, r, t, R, T) tile_k(SLM_TYPE_Q3_K, g, r, t, R, T)

@@ -26,32 +26,13 @@
 #include <stdbool.h>
 #include <string.h>
 
-#define INLINE static inline __attribute__((always_inline))
-#define UNROLL _Pragma("GCC unroll 8")
+#include "types/simd_avx2.h"
+
 
 enum { Q8K_BYTES = 292, Q8K_QS = 4, Q8K_BSUMS = 260 };
 
-static uint32_t u32_at(const uint8_t *p) {
-    uint32_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
 
-/* 8 lanes of int32 holding the totals of v[0..7] (each a vector of 8 int32). */
-INLINE __m256i sum_lanes_8(const __m256i v[8]) {
-    __m256i q0 = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
-    __m256i q1 = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
-    return _mm256_add_epi32(_mm256_permute2x128_si256(q0, q1, 0x20), _mm256_permute2x128_si256(q0, q1, 0x31));
-}
 
-/* While an 8-row tile walks its blocks, ask for the next tile's bytes (the
- * rows that follow), a little more than one block of 8 rows per step.
- * Prefetching never faults, so the address may pass the matrix's end. */
-INLINE void prefetch_next_tile(const slm_gemm_args *g, const uint8_t *w, int R, int64_t ib, int block_bytes) {
-    const uintptr_t next = (uintptr_t)(w + (uint64_t)R * g->w_stride);
-    const int lines = (R * block_bytes + 63) / 64 + 1;
-    for (int l = 0; l < lines; l++) _mm_prefetch((const char *)(next + (uint64_t)(ib * lines + l) * 64), _MM_HINT_T0);
-}
 
 /* The 8 sub-block scales and mins of a Q4_K/Q5_K block (scales[12], see
  * slm_kq_get_scale_min): sub-blocks 0..3 are the low 6 bits of bytes 0..3
