@@ -343,9 +343,14 @@ INLINE __m256i dot_q6_K_block(const uint8_t *x, const uint8_t *y) {
     const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(3);
     const int8_t *sc = (const int8_t *)(x + 192);
     const int8_t *q8 = (const int8_t *)(y + 4);
+    /* the 16 scales as int16; a half's 8 of them in both 128-bit lanes, from
+     * which one shuffle per 32 elements spreads scale s (low lane) and s + 1
+     * (high lane) over all int16 of their lane */
+    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)sc));
     __m256i sum = _mm256_setzero_si256();
     for (int half = 0; half < 2; half++) {
         const uint8_t *ql = x + 64 * half, *qhp = x + 128 + 32 * half;
+        const __m256i sc_half = half ? _mm256_permute4x64_epi64(sc16, 0xee) : _mm256_permute4x64_epi64(sc16, 0x44);
         __m256i l0 = _mm256_loadu_si256((const __m256i *)(const void *)ql);
         __m256i l1 = _mm256_loadu_si256((const __m256i *)(const void *)(ql + 32));
         __m256i qh = _mm256_loadu_si256((const __m256i *)(const void *)qhp);
@@ -355,12 +360,14 @@ INLINE __m256i dot_q6_K_block(const uint8_t *x, const uint8_t *y) {
             __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), m3);
             __m256i q = _mm256_or_si256(lo[k], _mm256_slli_epi16(hi, 4));
             __m256i av = _mm256_loadu_si256((const __m256i *)(const void *)(q8 + 128 * half + 32 * k));
-            int s = 8 * half + 2 * k;
-            __m256i scv = _mm256_set_m128i(_mm_set1_epi16(sc[s + 1]), _mm_set1_epi16(sc[s]));
+            const char b = (char)(4 * k);
+            const __m256i pick = _mm256_setr_epi8(b, b + 1, b, b + 1, b, b + 1, b, b + 1, b, b + 1, b, b + 1, b, b + 1,
+                                                  b, b + 1, b + 2, b + 3, b + 2, b + 3, b + 2, b + 3, b + 2, b + 3,
+                                                  b + 2, b + 3, b + 2, b + 3, b + 2, b + 3, b + 2, b + 3);
+            __m256i scv = _mm256_shuffle_epi8(sc_half, pick);
             sum = _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_maddubs_epi16(q, av), scv));
         }
     }
-    __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)sc));
     __m256i bsums = _mm256_loadu_si256((const __m256i *)(const void *)(y + 260));
     __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(sc16, bsums), 5);
     return _mm256_sub_epi32(sum, corr);
