@@ -30,20 +30,7 @@
 #include "types/simd_avx2.h"
 #include "types/types.h"
 
-
 /* ---- small helpers ---------------------------------------------------------- */
-
-
-
-
-/* Stores lane p of v to y[token(p) * stride + row(p)], pair p = i * T + j. */
-INLINE void store_pairs(__m256 v, int R, int T, float *y, int64_t stride, int64_t r, int64_t t) {
-    float out[8];
-    _mm256_storeu_ps(out, v);
-    for (int i = 0; i < R; i++)
-        for (int j = 0; j < T; j++) y[(t + j) * stride + r + i] = out[i * T + j];
-}
-
 
 /* ---- quantized weights in blocks of 32 (Q8_0 / Q8_1 activations) ------------- */
 
@@ -179,11 +166,7 @@ INLINE void tile_q32(slm_type type, const slm_gemm_args *g, int64_t r, int64_t t
             acc[h] = _mm256_add_ps(acc[h], term);
         }
     }
-    float out[16];
-    _mm256_storeu_ps(out, acc[0]);
-    _mm256_storeu_ps(out + 8, acc[1]);
-    for (int i = 0; i < R; i++)
-        for (int j = 0; j < T; j++) g->y[(t + j) * g->y_stride + r + i] = out[i * T + j];
+    store_pairs(acc, R, T, g, r, t);
 }
 
 /* ---- prompt tiles with 8 weight rows in the 8 lanes ---------------------------
@@ -273,31 +256,11 @@ static void block_sums_x8(const slm_gemm_args *g, int64_t t, int64_t T, int32_t 
 
 /* Tokens per chunk: as many whole tiles of 8 as keep the chunk's activations
  * within 16 KiB (half of a typical L1 data cache) while every 8-row tile
- * passes over them, at least 8 and at most 32 (32 blocks sums per block fill
- * the n floats of row_buf). */
+ * passes over them, at least 8 and at most 32 (32 tokens' n / 32 block sums
+ * fill the n floats of row_buf). */
 static int64_t chunk_tokens(const slm_gemm_args *g) {
     int64_t c = (int64_t)(16384 / g->a_stride) / 8 * 8;
     return c < 8 ? 8 : c > 32 ? 32 : c;
-}
-
-/* Q4_0 with more than one token: tokens in chunks (chunk_tokens), their block
- * sums in row_buf, 8 rows x 8 tokens per tile. */
-static void gemm_q4_0_tokens(const slm_gemm_args *g, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
-    int32_t *off8 = (int32_t *)(void *)g->row_buf;
-    const int64_t chunk = chunk_tokens(g);
-    for (int64_t tc = t0; tc < t1; tc += chunk) {
-        int64_t tn = t1 - tc < chunk ? t1 - tc : chunk;
-        block_sums_x8(g, tc, tn, off8);
-        int64_t r = r0;
-        for (; r + 8 <= r1; r += 8) {
-            int64_t j = 0;
-            for (; j + 8 <= tn; j += 8) tile_x8_q4_0(g, r, tc + j, 8, off8 + j * (g->n / 32));
-            for (; j + 4 <= tn; j += 4) tile_x8_q4_0(g, r, tc + j, 4, off8 + j * (g->n / 32));
-            for (; j < tn; j++) tile_x8_q4_0(g, r, tc + j, 1, off8 + j * (g->n / 32));
-        }
-        for (; r < r1; r++)
-            for (int64_t t = tc; t < tc + tn; t++) tile_q32(SLM_TYPE_Q4_0, g, r, t, 1, 1);
-    }
 }
 
 /* Q8_0 x Q8_0, 8 rows x T tokens: signed x signed through |w| and the
@@ -332,6 +295,39 @@ INLINE void tile_x8_q8_0(const slm_gemm_args *g, int64_t r, int64_t t, int T) {
         }
     }
     UNROLL for (int j = 0; j < T; j++) _mm256_storeu_ps(g->y + (t + j) * g->y_stride + r, acc[j]);
+}
+
+/* The 8-rows-in-lanes tile of a type (off8: Q4_0's block sums of token t on). */
+INLINE void tile_x8(slm_type type, const slm_gemm_args *g, int64_t r, int64_t t, int T, const int32_t *off8) {
+    if (type == SLM_TYPE_Q4_0) tile_x8_q4_0(g, r, t, T, off8);
+    else tile_x8_q8_0(g, r, t, T);
+}
+
+/* Q4_0 or Q8_0 for rows [r0, r1) x tokens [t0, t1).  One token: 8 x 1
+ * tiles (tile_q32).  More: tokens in chunks (chunk_tokens), Q4_0's block
+ * sums of a chunk in row_buf, 8 rows x 8, 4 or 1 tokens per tile; the rows
+ * that do not fill a tile of 8 take tile_q32's single pairs. */
+INLINE void gemm_x8(slm_type type, const slm_gemm_args *g, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+    int64_t r = r0;
+    if (t1 - t0 == 1) {
+        for (; r + 8 <= r1; r += 8) tile_q32(type, g, r, t0, 8, 1);
+        for (; r < r1; r++) tile_q32(type, g, r, t0, 1, 1);
+        return;
+    }
+    const int64_t chunk = chunk_tokens(g), nb = g->n / 32;
+    int32_t *off8 = (int32_t *)(void *)g->row_buf;
+    for (int64_t tc = t0; tc < t1; tc += chunk) {
+        int64_t tn = t1 - tc < chunk ? t1 - tc : chunk;
+        if (type == SLM_TYPE_Q4_0) block_sums_x8(g, tc, tn, off8);
+        for (r = r0; r + 8 <= r1; r += 8) {
+            int64_t j = 0;
+            for (; j + 8 <= tn; j += 8) tile_x8(type, g, r, tc + j, 8, off8 + j * nb);
+            for (; j + 4 <= tn; j += 4) tile_x8(type, g, r, tc + j, 4, off8 + j * nb);
+            for (; j < tn; j++) tile_x8(type, g, r, tc + j, 1, off8 + j * nb);
+        }
+        for (; r < r1; r++)
+            for (int64_t t = tc; t < tc + tn; t++) tile_q32(type, g, r, t, 1, 1);
+    }
 }
 
 /* ---- Q6_K weights (Q8_K activations) ------------------------------------------ */
@@ -392,7 +388,7 @@ INLINE void tile_q6_K(const slm_gemm_args *g, int64_t r, int64_t t, int R, int T
         __m256 d = _mm256_mul_ps(_mm256_loadu_ps(dw), _mm256_loadu_ps(da));
         acc = _mm256_add_ps(acc, _mm256_mul_ps(d, _mm256_cvtepi32_ps(sum_lanes_8(part))));
     }
-    store_pairs(acc, R, T, g->y, g->y_stride, r, t);
+    store_pairs(&acc, R, T, g, r, t);
 }
 
 /* ---- float weights (F32, F16, BF16) with float activations -------------------- */
@@ -456,7 +452,6 @@ INLINE void tile_float(slm_type type, const slm_gemm_args *g, int64_t r, int64_t
 
 /* ---- tiling ------------------------------------------------------------------- */
 
-
 #define Q4_1_TILE(g, r, t, R, T) tile_q32(SLM_TYPE_Q4_1, g, r, t, R, T)
 #define Q5_0_TILE(g, r, t, R, T) tile_q32(SLM_TYPE_Q5_0, g, r, t, R, T)
 #define Q5_1_TILE(g, r, t, R, T) tile_q32(SLM_TYPE_Q5_1, g, r, t, R, T)
@@ -465,48 +460,20 @@ INLINE void tile_float(slm_type type, const slm_gemm_args *g, int64_t r, int64_t
 #define F16_TILE(g, r, t, R, T) tile_float(SLM_TYPE_F16, g, r, t, R, T)
 #define BF16_TILE(g, r, t, R, T) tile_float(SLM_TYPE_BF16, g, r, t, R, T)
 
-/* One token: 8 x 1 tiles (tile_q32); more: the 8-rows-in-lanes tiles. */
 static void gemm_q4_0(const slm_gemm_args *g, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
-    if (t1 - t0 > 1) {
-        gemm_q4_0_tokens(g, r0, r1, t0, t1);
-        return;
-    }
-    int64_t r = r0;
-    for (; r + 8 <= r1; r += 8) tile_q32(SLM_TYPE_Q4_0, g, r, t0, 8, 1);
-    for (; r < r1; r++) tile_q32(SLM_TYPE_Q4_0, g, r, t0, 1, 1);
+    gemm_x8(SLM_TYPE_Q4_0, g, r0, r1, t0, t1);
 }
+
+static void gemm_q8_0(const slm_gemm_args *g, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+    gemm_x8(SLM_TYPE_Q8_0, g, r0, r1, t0, t1);
+}
+
 /* Prompt tiles for the others: 4 x 4 for the quantized types (16 pairs, two
  * vectors; measured 31 against 25 GMAC/s per thread for 4 x 2 on Q8_0), 4 x 2
  * for the float ones. */
 DEFINE_GEMM(gemm_q4_1, Q4_1_TILE, 4, 4)
 DEFINE_GEMM(gemm_q5_0, Q5_0_TILE, 4, 4)
 DEFINE_GEMM(gemm_q5_1, Q5_1_TILE, 4, 4)
-/* Q8_0 with more than one token: as gemm_q4_0_tokens, without the sums. */
-static void gemm_q8_0_tokens(const slm_gemm_args *g, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
-    const int64_t chunk = chunk_tokens(g);
-    for (int64_t tc = t0; tc < t1; tc += chunk) {
-        int64_t tn = t1 - tc < chunk ? t1 - tc : chunk;
-        int64_t r = r0;
-        for (; r + 8 <= r1; r += 8) {
-            int64_t j = 0;
-            for (; j + 8 <= tn; j += 8) tile_x8_q8_0(g, r, tc + j, 8);
-            for (; j + 4 <= tn; j += 4) tile_x8_q8_0(g, r, tc + j, 4);
-            for (; j < tn; j++) tile_x8_q8_0(g, r, tc + j, 1);
-        }
-        for (; r < r1; r++)
-            for (int64_t t = tc; t < tc + tn; t++) tile_q32(SLM_TYPE_Q8_0, g, r, t, 1, 1);
-    }
-}
-
-static void gemm_q8_0(const slm_gemm_args *g, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
-    if (t1 - t0 > 1) {
-        gemm_q8_0_tokens(g, r0, r1, t0, t1);
-        return;
-    }
-    int64_t r = r0;
-    for (; r + 8 <= r1; r += 8) tile_q32(SLM_TYPE_Q8_0, g, r, t0, 8, 1);
-    for (; r < r1; r++) tile_q32(SLM_TYPE_Q8_0, g, r, t0, 1, 1);
-}
 DEFINE_GEMM(gemm_q6_K, Q6_K_TILE, 4, 2)
 DEFINE_GEMM(gemm_f32, F32_TILE, 4, 2)
 DEFINE_GEMM(gemm_f16, F16_TILE, 4, 2)

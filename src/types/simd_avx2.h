@@ -33,6 +33,16 @@ INLINE __m256i sum_lanes_8(const __m256i v[8]) {
     return _mm256_add_epi32(_mm256_permute2x128_si256(q0, q1, 0x20), _mm256_permute2x128_si256(q0, q1, 0x31));
 }
 
+/* Stores the pairs of an R x T tile, pair p = i * T + j in lane p % 8 of
+ * acc[p / 8], to y[(t + j) * y_stride + r + i]. */
+INLINE void store_pairs(const __m256 *acc, int R, int T, const slm_gemm_args *g, int64_t r, int64_t t) {
+    float out[16];
+    _mm256_storeu_ps(out, acc[0]);
+    if (R * T > 8) _mm256_storeu_ps(out + 8, acc[1]);
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++) g->y[(t + j) * g->y_stride + r + i] = out[i * T + j];
+}
+
 /* For few tokens each weight row is read once, as a stream: while a tile of
  * R rows walks its blocks, ask for the next tile's bytes (they follow these
  * rows), a little more than a block of R rows per step, so that they arrive

@@ -228,11 +228,7 @@ INLINE void tile_k(slm_type type, const slm_gemm_args *g, int64_t r, int64_t t, 
             acc[h] = _mm256_add_ps(acc[h], term);
         }
     }
-    float out[16];
-    _mm256_storeu_ps(out, acc[0]);
-    _mm256_storeu_ps(out + 8, acc[1]);
-    for (int i = 0; i < R; i++)
-        for (int j = 0; j < T; j++) g->y[(t + j) * g->y_stride + r + i] = out[i * T + j];
+    store_pairs(acc, R, T, g, r, t);
 }
 
 /* ---- IQ4_NL: blocks of 32 with Q8_0 activations --------------------------------- */
@@ -278,11 +274,7 @@ INLINE void tile_iq4_nl(const slm_gemm_args *g, int64_t r, int64_t t, int R, int
             acc[h] = _mm256_add_ps(acc[h], _mm256_mul_ps(d, _mm256_cvtepi32_ps(sum_lanes_8(part + 8 * h))));
         }
     }
-    float out[16];
-    _mm256_storeu_ps(out, acc[0]);
-    _mm256_storeu_ps(out + 8, acc[1]);
-    for (int i = 0; i < R; i++)
-        for (int j = 0; j < T; j++) g->y[(t + j) * g->y_stride + r + i] = out[i * T + j];
+    store_pairs(acc, R, T, g, r, t);
 }
 
 /* ---- tiling (DEFINE_GEMM, simd_avx2.h) -------------------------------------------- */

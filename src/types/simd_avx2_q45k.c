@@ -160,10 +160,7 @@ INLINE void tile_q45_K(bool q5, const slm_gemm_args *g, int64_t r, int64_t t, in
                                     _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(mins_term_8(m64, bp))));
         acc = _mm256_add_ps(acc, term);
     }
-    float out[8];
-    _mm256_storeu_ps(out, acc);
-    for (int i = 0; i < R; i++)
-        for (int j = 0; j < T; j++) g->y[(t + j) * g->y_stride + r + i] = out[i * T + j];
+    store_pairs(&acc, R, T, g, r, t);
 }
 
 /* Walks [r0, r1) x [t0, t1): 8 x 1 tiles for one token, 2 x 4 for more
