@@ -113,3 +113,17 @@ char *slm_read_file(const char *cmd, const char *path, size_t *len) {
     *len = n;
     return buf;
 }
+
+slm_token *slm_tokenize_file(const char *cmd, const slm_vocab *v, const char *path, size_t *n) {
+    size_t len = 0;
+    char *text = slm_read_file(cmd, path, &len);
+    if (!text) return NULL;
+    slm_token *t = NULL;
+    slm_error err;
+    if (slm_tokenize(v, text, len, true, false, &t, n, &err) != SLM_OK) {
+        fprintf(stderr, "slm %s: %s: %s\n", cmd, path, err.message);
+        t = NULL;
+    }
+    free(text);
+    return t;
+}

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "slm.h"
+
 /* True when arg is one of the '|'-separated spellings in names. */
 bool slm_arg_is(const char *arg, const char *names);
 
@@ -26,5 +28,10 @@ bool slm_arg_float(const char *cmd, const char *opt, const char *s, double min, 
 /* Reads a whole file (regular file or pipe) into a malloc'ed buffer with a
  * NUL after the *len bytes; NULL (after printing "slm CMD: ...") on error. */
 char *slm_read_file(const char *cmd, const char *path, size_t *len);
+
+/* The tokens of a whole text file as a corpus (BOS as the vocabulary asks,
+ * special-token text left as plain text), malloc'ed, *n of them; NULL
+ * (after printing "slm CMD: ...") on error. */
+slm_token *slm_tokenize_file(const char *cmd, const slm_vocab *v, const char *path, size_t *n);
 
 #endif

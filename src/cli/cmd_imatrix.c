@@ -60,20 +60,6 @@ static int parse_args(int argc, char **argv, options *o) {
     return 1;
 }
 
-static slm_token *tokenize_file(const slm_model *m, const char *path, size_t *n) {
-    size_t len;
-    char *text = slm_read_file("imatrix", path, &len);
-    if (!text) return NULL;
-    slm_token *t = NULL;
-    slm_error err;
-    if (slm_tokenize(slm_model_vocab(m), text, len, true, false, &t, n, &err) != SLM_OK) {
-        fprintf(stderr, "slm imatrix: %s: %s\n", path, err.message);
-        t = NULL;
-    }
-    free(text);
-    return t;
-}
-
 /* Runs one chunk with logits for every token, so that the output matrix
  * sees every position as the others do. */
 static bool eval_chunk(slm_context *c, const slm_model *m, const slm_token *tokens, int n_ctx, bool *all) {
@@ -93,7 +79,7 @@ static bool eval_chunk(slm_context *c, const slm_model *m, const slm_token *toke
 
 static int collect(const options *o, const slm_model *m, slm_imatrix_collector *col) {
     size_t n_tok = 0;
-    slm_token *tokens = tokenize_file(m, o->text, &n_tok);
+    slm_token *tokens = slm_tokenize_file("imatrix", slm_model_vocab(m), o->text, &n_tok);
     if (!tokens) return 1;
     int n_ctx = (int)o->n_ctx;
     long n_chunk = (long)(n_tok / (size_t)n_ctx);

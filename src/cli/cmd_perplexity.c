@@ -186,17 +186,7 @@ static slm_token *load_tokens(const options *o, run *r, size_t *n) {
         }
         return t;
     }
-    size_t len = 0;
-    char *text = slm_read_file("perplexity", o->text, &len);
-    if (!text) return NULL;
-    slm_token *t = NULL;
-    slm_error err;
-    if (slm_tokenize(slm_model_vocab(r->m), text, len, true, false, &t, n, &err) != SLM_OK) {
-        fprintf(stderr, "slm perplexity: %s: %s\n", o->text, err.message);
-        t = NULL;
-    }
-    free(text);
-    return t;
+    return slm_tokenize_file("perplexity", slm_model_vocab(r->m), o->text, n);
 }
 
 static int evaluate(const options *o, run *r) {
