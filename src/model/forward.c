@@ -11,15 +11,12 @@
  *   logits = W_out (rms_norm(x) * output_norm)
  *
  * All activations are [token][width] arrays for the tokens of the batch. */
-#include <math.h>
 #include <string.h>
 
 #include "model/attention.h"
 #include "model/context.h"
 #include "model/ops.h"
 #include "model/rope.h"
-#include "types/dot.h"
-#include "types/half.h"
 #include "types/types.h"
 
 /* Row id of the token embedding matrix, dequantized exactly. */
