@@ -6,6 +6,7 @@
  * quantize_act.h. */
 #include "types/dot.h"
 
+#include <math.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -17,8 +18,8 @@ float slm_dot_f32(const float *a, const float *b, int64_t n) {
     float lane[8] = {0};
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) lane[k] += a[i + k] * b[i + k];
-    for (int k = 0; i < n; i++, k++) lane[k] += a[i] * b[i];
+        for (int k = 0; k < 8; k++) lane[k] = fmaf(a[i + k], b[i + k], lane[k]);
+    for (int k = 0; i < n; i++, k++) lane[k] = fmaf(a[i], b[i], lane[k]);
     return ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
 }
 

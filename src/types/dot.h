@@ -8,7 +8,7 @@
  *
  * Every kernel has ONE reduction order, fixed by the row length alone, so a
  * result never depends on batch size or thread count.  SIMD versions must
- * keep the same order (slm_dot_f32: 8 lanes, then the pairwise sum below). */
+ * keep the same order (slm_dot_f32: 8 fused lanes, then the pairwise sum below). */
 #ifndef SLM_TYPES_DOT_H
 #define SLM_TYPES_DOT_H
 
@@ -31,7 +31,11 @@ typedef struct slm_dot_traits {
 const slm_dot_traits *slm_dot_traits_of(slm_type weight_type);
 
 /* Float dot product in slm's fixed order: 8 running lanes (element i goes to
- * lane i % 8), then ((l0+l4)+(l1+l5)) + ((l2+l6)+(l3+l7)). */
+ * lane i % 8, lane = fmaf(a_i, b_i, lane)), then ((l0+l4)+(l1+l5)) +
+ * ((l2+l6)+(l3+l7)).  The multiply-adds are fused on purpose: fmaf rounds
+ * once on every machine, so a SIMD kernel can use its FMA instruction (one
+ * operation where a multiply and an add would be two) and still give the same
+ * bits; ggml's float dot products fuse them too. */
 float slm_dot_f32(const float *a, const float *b, int64_t n);
 
 float slm_vec_dot_q4_0_q8_0(const void *w, const void *a, int64_t n);

@@ -4,8 +4,9 @@
  * As on x86 (simd_avx2.c), every kernel gives the scalar reference's bits:
  * block integer sums are exact in any order, and the float steps of each
  * output element are the reference's own (sum += (d_w * d_a) * isum for the
- * quantized types; 8 lanes, element i in lane i % 8, and the pairwise final
- * sum for the float types; no FMA contraction: -ffp-contract=off).
+ * quantized types; 8 lanes, element i in lane i % 8, one fused multiply-add
+ * each (vfmaq where the reference calls fmaf) and the pairwise final sum for
+ * the float types; nothing else fused: -ffp-contract=off).
  *
  * Tiles: one weight row at a time against up to 4 tokens, so a row's blocks
  * are unpacked once for 4 tokens. */
@@ -14,6 +15,7 @@
 #if defined(__aarch64__)
 
 #include <arm_neon.h>
+#include <math.h>
 #include <string.h>
 
 #include "runtime/cpu.h"
@@ -165,13 +167,13 @@ INLINE float dot_float(slm_type type, const uint8_t *w, const float *x, int64_t 
     float32x4_t lo = vdupq_n_f32(0.0f), hi = vdupq_n_f32(0.0f);
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        lo = vaddq_f32(lo, vmulq_f32(load_w4(type, w, i), vld1q_f32(x + i)));
-        hi = vaddq_f32(hi, vmulq_f32(load_w4(type, w, i + 4), vld1q_f32(x + i + 4)));
+        lo = vfmaq_f32(lo, load_w4(type, w, i), vld1q_f32(x + i));
+        hi = vfmaq_f32(hi, load_w4(type, w, i + 4), vld1q_f32(x + i + 4));
     }
     float lane[8];
     vst1q_f32(lane, lo);
     vst1q_f32(lane + 4, hi);
-    for (int k = 0; i < n; i++, k++) lane[k] += load_w1(type, w, i) * x[i];
+    for (int k = 0; i < n; i++, k++) lane[k] = fmaf(load_w1(type, w, i), x[i], lane[k]);
     return ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
 }
 
