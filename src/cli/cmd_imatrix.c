@@ -4,6 +4,7 @@
  * every weight matrix, the sums of its inputs' squares per channel: the
  * importance matrix `slm quantize --imatrix` weights rounding errors with. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,18 +19,25 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: slm imatrix -m MODEL.gguf -f CALIBRATION.txt -o IMATRIX.gguf [-c N] [--chunks N] [-t N]\n\n"
+            "usage: slm imatrix -m MODEL.gguf -f CALIBRATION.txt -o IMATRIX.gguf [-c N] [--chunks N] [-t N]\n"
+            "                   [--covariance]\n\n"
             "  -m, --model FILE      GGUF model (best full precision: F32, F16 or BF16)\n"
             "  -f, --file TEXT       calibration text\n"
             "  -o, --output FILE     where to write the importance matrix\n"
             "  -c, --ctx-size N      tokens per chunk (default 512)\n"
             "      --chunks N        use at most N chunks (default: all)\n"
-            "  -t, --threads N       threads (default: one per core)\n");
+            "  -t, --threads N       threads (default: one per core)\n"
+            "      --covariance      also store each matrix input's full covariance (NAME.in_cov,\n"
+            "                        F32 n_in x n_in), which `slm quantize --gptq` needs; inputs wider\n"
+            "                        than 4096 channels (64 MiB) keep only the diagonal. Costs n_in^2\n"
+            "                        doubles of memory per matrix while collecting; llama.cpp ignores\n"
+            "                        the extra tensors\n");
 }
 
 typedef struct options {
     const char *model, *text, *out;
     long n_ctx, max_chunks, n_threads;
+    bool covariance;
 } options;
 
 static int parse_args(int argc, char **argv, options *o) {
@@ -38,7 +46,8 @@ static int parse_args(int argc, char **argv, options *o) {
         const char *a = argv[i], *v = NULL;
         int r = 0;
         if (slm_arg_is(a, "-h|--help")) return usage(stdout), 2;
-        if ((r = slm_arg_value("imatrix", argc, argv, &i, "-m|--model", &v)) != 0) o->model = v;
+        if (slm_arg_is(a, "--covariance")) o->covariance = true;
+        else if ((r = slm_arg_value("imatrix", argc, argv, &i, "-m|--model", &v)) != 0) o->model = v;
         else if ((r = slm_arg_value("imatrix", argc, argv, &i, "-f|--file", &v)) != 0) o->text = v;
         else if ((r = slm_arg_value("imatrix", argc, argv, &i, "-o|--output", &v)) != 0) o->out = v;
         else if ((r = slm_arg_value("imatrix", argc, argv, &i, "-c|--ctx-size", &v)) != 0) {
@@ -123,6 +132,9 @@ static int collect(const options *o, const slm_model *m, slm_imatrix_collector *
     if (rc == 0)
         fprintf(stderr, "slm imatrix: wrote %llu matrices to %s\n",
                 (unsigned long long)slm_imatrix_collector_n_entries(col), o->out);
+    if (rc == 0 && slm_imatrix_collector_n_skipped_cov(col))
+        fprintf(stderr, "slm imatrix: %llu matrices have inputs wider than %d channels: no covariance for them\n",
+                (unsigned long long)slm_imatrix_collector_n_skipped_cov(col), SLM_IMATRIX_COV_MAX_N_IN);
     slm_context_free(c);
     free(all);
     free(tokens);
@@ -141,6 +153,7 @@ int slm_cmd_imatrix(int argc, char **argv) {
         slm_model_free(m);
         return 1;
     }
+    if (o.covariance) slm_imatrix_collector_set_covariance(col, SLM_IMATRIX_COV_MAX_N_IN);
     rc = collect(&o, m, col);
     slm_imatrix_collector_free(col);
     slm_model_free(m);

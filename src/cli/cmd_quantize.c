@@ -29,6 +29,13 @@ static void usage(FILE *out) {
             "  --imatrix FILE              weight the rounding error by an importance matrix\n"
             "  --awq                       with --imatrix: fold per-channel scales into the norm weights\n"
             "                              where they lower the weighted error (AWQ)\n"
+            "  --gptq                      with --imatrix from `slm imatrix --covariance`: round each\n"
+            "                              row's weights one at a time, moving every rounding error onto\n"
+            "                              the weights not yet rounded so the matrix output on the\n"
+            "                              calibration inputs changes least (GPTQ); block scales are\n"
+            "                              chosen as without it. Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/\n"
+            "                              Q6_K matrices that have a covariance; others round as usual\n"
+            "  --gptq-damp F               GPTQ damping, fraction of the mean input power (default 0.01)\n"
             "  --allow-requantize          allow an already quantized input (loses quality)\n"
             "  -t, --threads N             worker threads (default: all processors)\n"
             "  -q, --quiet                 no progress bar and no table\n");
@@ -84,6 +91,7 @@ static int parse_args(int argc, char **argv, options *o) {
         if (slm_arg_is(a, "--pure")) o->qp.pure = true;
         else if (slm_arg_is(a, "--allow-requantize")) o->qp.allow_requantize = true;
         else if (slm_arg_is(a, "--awq")) o->qp.awq = true;
+        else if (slm_arg_is(a, "--gptq")) o->qp.gptq = true;
         else if (slm_arg_is(a, "-q|--quiet")) o->quiet = true;
         else if ((r = slm_arg_value("quantize", argc, argv, &i, "--output-tensor-type", &v)) != 0) {
             if (r < 0 || !parse_type("--output-tensor-type", v, &o->qp.output_type)) return 1;
@@ -94,6 +102,8 @@ static int parse_args(int argc, char **argv, options *o) {
         } else if ((r = slm_arg_value("quantize", argc, argv, &i, "--imatrix", &v)) != 0) {
             if (r < 0) return 1;
             o->imatrix = v;
+        } else if ((r = slm_arg_value("quantize", argc, argv, &i, "--gptq-damp", &v)) != 0) {
+            if (r < 0 || !slm_arg_float("quantize", "--gptq-damp", v, 1e-6, 10, &o->qp.gptq_damp)) return 1;
         } else if ((r = slm_arg_value("quantize", argc, argv, &i, "-t|--threads", &v)) != 0) {
             long n = 0;
             if (r < 0 || !slm_arg_long("quantize", "--threads", v, 1, 1024, &n)) return 1;
@@ -114,6 +124,10 @@ static int parse_args(int argc, char **argv, options *o) {
     }
     if (o->qp.awq && !o->imatrix) {
         fprintf(stderr, "slm quantize: --awq needs --imatrix FILE (the scales come from the importances)\n");
+        return 1;
+    }
+    if (o->qp.gptq && !o->imatrix) {
+        fprintf(stderr, "slm quantize: --gptq needs --imatrix FILE with input covariances (slm imatrix --covariance)\n");
         return 1;
     }
     o->in = pos[0], o->out = pos[1], o->preset = pos[2];
@@ -176,6 +190,7 @@ static void print_summary(ui *u, const options *o, const slm_quant_summary *s) {
         printf("%u tensor(s) used a fallback type: their rows do not divide the block size\n", s->n_fallback);
     if (s->n_awq_scaled)
         printf("%d norm(s) given per-channel scales where they lower the imatrix-weighted error\n", s->n_awq_scaled);
+    if (o->qp.gptq) printf("%u matrices rounded with error feedback (GPTQ)\n", s->n_gptq);
     printf("size: %.2f MiB -> %.2f MiB (%.1f%%), bits per weight: %.2f -> %.2f, %.1f s\n",
            (double)s->bytes_in / 1048576.0, (double)s->bytes_out / 1048576.0,
            s->bytes_in ? 100.0 * (double)s->bytes_out / (double)s->bytes_in : 0.0, 8.0 * (double)s->bytes_in / n,

@@ -10,11 +10,14 @@ typedef struct im_entry {
     char *name;      /* the weight's name (without ".in_sum2") */
     int64_t n_in, n_mat;
     float *values;   /* n_in * n_mat importances */
+    const float *cov; /* n_in x n_in sums in the mapped file, or NULL */
+    float count;     /* tokens summed (for cov) */
 } im_entry;
 
 struct slm_imatrix {
     im_entry *e;
-    uint64_t n;
+    uint64_t n, n_cov;
+    slm_gguf *g; /* kept open while covariances point into it */
 };
 
 static const char SUFFIX[] = ".in_sum2";
@@ -26,10 +29,13 @@ void slm_imatrix_free(slm_imatrix *m) {
         free(m->e[i].values);
     }
     free(m->e);
+    slm_gguf_close(m->g);
     free(m);
 }
 
 uint64_t slm_imatrix_n_entries(const slm_imatrix *m) { return m ? m->n : 0; }
+
+static float cnt_first(const slm_gguf_tensor *c) { return c->n_elements ? ((const float *)c->data)[0] : 0.0f; }
 
 static slm_status load_entry(const slm_gguf *g, const char *path, const slm_gguf_tensor *t, im_entry *e,
                              slm_error *err) {
@@ -51,6 +57,13 @@ static slm_status load_entry(const slm_gguf *g, const char *path, const slm_gguf
     memcpy(e->name, t->name, base);
     e->name[base] = '\0';
     e->n_in = n_in, e->n_mat = n_mat;
+    e->count = cnt_first(c);
+    strcpy(cname + base, ".in_cov");
+    const slm_gguf_tensor *cov = slm_gguf_find_tensor(g, cname);
+    if (cov && (cov->type != SLM_TYPE_F32 || n_mat != 1 || cov->ne[0] != n_in || cov->ne[1] != n_in || cov->ne[2] != 1))
+        return slm_fail(err, SLM_E_FORMAT, "%s: '%s' must be F32 [%lld, %lld]", path, cname, (long long)n_in,
+                        (long long)n_in);
+    e->cov = cov ? cov->data : NULL;
     const float *sum2 = t->data, *cnt = c->data;
     for (int64_t k = 0; k < n_mat; k++)
         for (int64_t i = 0; i < n_in; i++) {
@@ -78,12 +91,14 @@ slm_status slm_imatrix_load(const char *path, slm_imatrix **out, slm_error *err)
         size_t len = strlen(t->name);
         if (len <= sizeof SUFFIX - 1 || strcmp(t->name + len - (sizeof SUFFIX - 1), SUFFIX) != 0) continue;
         s = load_entry(g, path, t, &m->e[m->n], err);
+        m->n_cov += m->e[m->n].cov != NULL;
         m->n++;
     }
-    slm_gguf_close(g);
+    if (m->n_cov) m->g = g; /* the covariances stay mapped */
+    else slm_gguf_close(g);
     if (s == SLM_OK && m->n == 0) s = slm_fail(err, SLM_E_FORMAT, "%s: no '*.in_sum2' tensors: not an imatrix file", path);
     if (s != SLM_OK) {
-        slm_imatrix_free(m);
+        slm_imatrix_free(m); /* closes g if kept */
         return s;
     }
     *out = m;
@@ -100,3 +115,16 @@ const float *slm_imatrix_get(const slm_imatrix *m, const char *name, int64_t n_i
     }
     return NULL;
 }
+
+const float *slm_imatrix_cov(const slm_imatrix *m, const char *name, int64_t n_in, float *count) {
+    if (!m) return NULL;
+    for (uint64_t i = 0; i < m->n; i++) {
+        const im_entry *e = &m->e[i];
+        if (strcmp(e->name, name) != 0 || e->n_in != n_in || !e->cov) continue;
+        *count = e->count;
+        return e->cov;
+    }
+    return NULL;
+}
+
+uint64_t slm_imatrix_n_cov(const slm_imatrix *m) { return m ? m->n_cov : 0; }

@@ -1,7 +1,8 @@
-/* imatrix_collect.c - accumulating activation statistics and writing them
- * (format in imatrix.h). */
+/* imatrix_collect.c - accumulating activation statistics (and, on request,
+ * full input covariances) and writing them (format in imatrix.h). */
 #include "quant/imatrix_collect.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@ typedef struct collect_entry {
     int64_t n_in;
     int64_t count;  /* tokens summed */
     double *sum2;   /* n_in sums of squares (double: millions of tokens lose no precision) */
+    double *cov;    /* n_in x n_in sums of x_i x_j, upper triangle only (i <= j), or NULL */
 } collect_entry;
 
 struct slm_imatrix_collector {
@@ -21,7 +23,13 @@ struct slm_imatrix_collector {
     /* the first problem met inside the hook, which cannot report it */
     slm_status failed;
     char failure[256];
+    int64_t cov_max_n_in; /* 0: no covariances */
+    uint64_t n_skipped_cov;
 };
+
+void slm_imatrix_collector_set_covariance(slm_imatrix_collector *c, int64_t max_n_in) { c->cov_max_n_in = max_n_in; }
+
+uint64_t slm_imatrix_collector_n_skipped_cov(const slm_imatrix_collector *c) { return c->n_skipped_cov; }
 
 slm_status slm_imatrix_collector_new(slm_imatrix_collector **out, slm_error *err) {
     *out = calloc(1, sizeof **out);
@@ -33,6 +41,7 @@ void slm_imatrix_collector_free(slm_imatrix_collector *c) {
     for (uint64_t i = 0; i < c->n; i++) {
         free(c->e[i].name);
         free(c->e[i].sum2);
+        free(c->e[i].cov);
     }
     free(c->e);
     free(c);
@@ -62,14 +71,26 @@ static collect_entry *add(slm_imatrix_collector *c, const char *name, int64_t n_
     collect_entry *e = &c->e[c->n];
     *e = (collect_entry){.name = malloc(strlen(name) + 1), .n_in = n_in,
                          .sum2 = calloc((size_t)n_in, sizeof(double))};
-    if (!e->name || !e->sum2) {
+    bool want_cov = c->cov_max_n_in > 0 && n_in <= c->cov_max_n_in;
+    if (c->cov_max_n_in > 0 && !want_cov) c->n_skipped_cov++;
+    if (want_cov) e->cov = calloc((size_t)(n_in * n_in), sizeof(double));
+    if (!e->name || !e->sum2 || (want_cov && !e->cov)) {
         free(e->name);
         free(e->sum2);
+        free(e->cov);
         return NULL;
     }
     strcpy(e->name, name);
     c->n++;
     return e;
+}
+
+/* cov += x x^T, upper triangle (the rest follows by symmetry). */
+static void add_outer(double *cov, const float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        double xi = x[i], *ci = cov + i * n;
+        for (int64_t j = i; j < n; j++) ci[j] += xi * x[j];
+    }
 }
 
 void slm_imatrix_observe(void *collector, const char *name, const float *x, int64_t n_in, int64_t n_tokens) {
@@ -87,6 +108,7 @@ void slm_imatrix_observe(void *collector, const char *name, const float *x, int6
     for (int64_t t = 0; t < n_tokens; t++) {
         const float *row = x + t * n_in;
         for (int64_t i = 0; i < n_in; i++) e->sum2[i] += (double)row[i] * row[i];
+        if (e->cov) add_outer(e->cov, row, n_in);
     }
     e->count += n_tokens;
 }
@@ -98,6 +120,11 @@ const double *slm_imatrix_collector_sums(const slm_imatrix_collector *c, const c
     *n_in = e->n_in;
     *count = e->count;
     return e->sum2;
+}
+
+const double *slm_imatrix_collector_cov(const slm_imatrix_collector *c, const char *name) {
+    const collect_entry *e = find(c, name);
+    return e ? e->cov : NULL;
 }
 
 static slm_status write_metadata(slm_gguf_writer *w, const slm_imatrix_info *info, slm_error *err) {
@@ -119,7 +146,22 @@ static slm_status add_infos(slm_gguf_writer *w, const collect_entry *e, slm_erro
     snprintf(name, sizeof name, "%s.in_sum2", e->name);
     slm_status s = slm_gguf_writer_add_tensor(w, name, SLM_TYPE_F32, 2, ne_sum, err);
     snprintf(name, sizeof name, "%s.counts", e->name);
-    return s ? s : slm_gguf_writer_add_tensor(w, name, SLM_TYPE_F32, 2, ne_count, err);
+    if (!s) s = slm_gguf_writer_add_tensor(w, name, SLM_TYPE_F32, 2, ne_count, err);
+    int64_t ne_cov[2] = {e->n_in, e->n_in};
+    snprintf(name, sizeof name, "%s.in_cov", e->name);
+    if (!s && e->cov) s = slm_gguf_writer_add_tensor(w, name, SLM_TYPE_F32, 2, ne_cov, err);
+    return s;
+}
+
+/* The whole symmetric matrix, one row at a time. */
+static slm_status write_cov(slm_gguf_writer *w, const collect_entry *e, float *row, slm_error *err) {
+    slm_status s = SLM_OK;
+    int64_t n = e->n_in;
+    for (int64_t i = 0; !s && i < n; i++) {
+        for (int64_t j = 0; j < n; j++) row[j] = (float)(j >= i ? e->cov[i * n + j] : e->cov[j * n + i]);
+        s = slm_gguf_writer_write(w, row, (size_t)n * sizeof *row, err);
+    }
+    return s;
 }
 
 static slm_status write_data(slm_gguf_writer *w, const collect_entry *e, slm_error *err) {
@@ -129,6 +171,7 @@ static slm_status write_data(slm_gguf_writer *w, const collect_entry *e, slm_err
     float count = (float)e->count;
     slm_status s = slm_gguf_writer_write(w, sum2, (size_t)e->n_in * sizeof *sum2, err);
     if (!s) s = slm_gguf_writer_write(w, &count, sizeof count, err);
+    if (!s && e->cov) s = write_cov(w, e, sum2, err);
     free(sum2);
     return s;
 }

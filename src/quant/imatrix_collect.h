@@ -16,6 +16,16 @@
 typedef struct slm_imatrix_collector slm_imatrix_collector;
 
 slm_status slm_imatrix_collector_new(slm_imatrix_collector **out, slm_error *err);
+
+/* Also accumulate, for every matrix input of at most max_n_in channels, the
+ * full n_in x n_in sum of x x^T (what `slm quantize --gptq` needs), written
+ * as "NAME.in_cov" F32 [n_in, n_in] next to NAME.in_sum2.  Wider inputs get
+ * only the diagonal (counted by slm_imatrix_collector_n_skipped_cov).
+ * Memory while collecting: n_in^2 doubles per matrix.  Call before the
+ * first observation. */
+#define SLM_IMATRIX_COV_MAX_N_IN 4096 /* 64 MiB as F32 */
+void slm_imatrix_collector_set_covariance(slm_imatrix_collector *c, int64_t max_n_in);
+uint64_t slm_imatrix_collector_n_skipped_cov(const slm_imatrix_collector *c);
 void slm_imatrix_collector_free(slm_imatrix_collector *c);
 
 /* The observe hook: adds x ([n_tokens][n_in]) to the statistics of matrix
@@ -29,6 +39,10 @@ uint64_t slm_imatrix_collector_n_entries(const slm_imatrix_collector *c);
  * NULL when the matrix was not seen. */
 const double *slm_imatrix_collector_sums(const slm_imatrix_collector *c, const char *name, int64_t *n_in,
                                          int64_t *count);
+
+/* The upper triangle (row-major n_in x n_in, i <= j) of the running sum of
+ * x x^T of matrix `name`; NULL when not collected. */
+const double *slm_imatrix_collector_cov(const slm_imatrix_collector *c, const char *name);
 
 /* Metadata stored with the statistics (llama.cpp's keys). */
 typedef struct slm_imatrix_info {

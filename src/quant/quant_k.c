@@ -20,6 +20,7 @@
 #include "quant/quant_rows.h"
 #include "types/half.h"
 #include "types/kquants.h"
+#include "types/types.h"
 
 typedef enum kq_kind { KQ_SYM, KQ_AFFINE, KQ_CODEBOOK } kq_kind;
 
@@ -188,6 +189,17 @@ void slm_qblock_q3_K(const float *x, const float *w, bool wide, uint8_t *b) {
     put_f16(b + 108, s.D);
 }
 
+static void pack_q5_K_quants(const int *L, uint8_t *b) {
+    uint8_t *qh = b + 16;
+    memset(qh, 0, 32);
+    for (int j = 0; j < 4; j++)
+        for (int l = 0; l < 32; l++) {
+            qh[l] |= (uint8_t)(((L[64 * j + l] >> 4) & 1) << (2 * j));
+            qh[l] |= (uint8_t)(((L[64 * j + 32 + l] >> 4) & 1) << (2 * j + 1));
+        }
+    pack_4bit_planes(L, b + 48);
+}
+
 static void qblock_q45_K(const float *x, const float *w, bool wide, uint8_t *b, int hi) {
     const kq_format f = {KQ_AFFINE, 32, 0, hi, 0, 63, 63};
     kq_state s;
@@ -196,37 +208,32 @@ static void qblock_q45_K(const float *x, const float *w, bool wide, uint8_t *b, 
     put_f16(b + 2, s.Dm);
     memset(b + 4, 0, 12);
     for (int j = 0; j < 8; j++) slm_kq_set_scale_min(b + 4, j, (uint8_t)s.Ls[j], (uint8_t)s.Lm[j]);
-    if (hi == 15) {
-        pack_4bit_planes(s.L, b + 16);
-        return;
-    }
-    uint8_t *qh = b + 16;
-    memset(qh, 0, 32);
-    for (int j = 0; j < 4; j++)
-        for (int l = 0; l < 32; l++) {
-            qh[l] |= (uint8_t)(((s.L[64 * j + l] >> 4) & 1) << (2 * j));
-            qh[l] |= (uint8_t)(((s.L[64 * j + 32 + l] >> 4) & 1) << (2 * j + 1));
-        }
-    pack_4bit_planes(s.L, b + 48);
+    if (hi == 15) pack_4bit_planes(s.L, b + 16);
+    else pack_q5_K_quants(s.L, b);
 }
 
 void slm_qblock_q4_K(const float *x, const float *w, bool wide, uint8_t *b) { qblock_q45_K(x, w, wide, b, 15); }
 void slm_qblock_q5_K(const float *x, const float *w, bool wide, uint8_t *b) { qblock_q45_K(x, w, wide, b, 31); }
 
-void slm_qblock_q6_K(const float *x, const float *w, bool wide, uint8_t *b) {
-    static const kq_format f = {KQ_SYM, 16, -32, 31, -128, 127, 0};
-    kq_state s;
-    kq_search(&f, x, w, wide, &s);
+/* Q6_K quants (grid -32..31) into ql[128] and qh[64]. */
+static void pack_q6_K_quants(const int *L, uint8_t *b) {
     memset(b, 0, 192);
     for (int half = 0; half < 2; half++) {
         uint8_t *ql = b + 64 * half, *qh = b + 128 + 32 * half;
         for (int k = 0; k < 4; k++)
             for (int l = 0; l < 32; l++) {
-                int u = s.L[128 * half + 32 * k + l] + 32;
+                int u = L[128 * half + 32 * k + l] + 32;
                 ql[l + 32 * (k % 2)] |= (uint8_t)((u & 15) << (k < 2 ? 0 : 4));
                 qh[l] |= (uint8_t)(((u >> 4) & 3) << (2 * k));
             }
     }
+}
+
+void slm_qblock_q6_K(const float *x, const float *w, bool wide, uint8_t *b) {
+    static const kq_format f = {KQ_SYM, 16, -32, 31, -128, 127, 0};
+    kq_state s;
+    kq_search(&f, x, w, wide, &s);
+    pack_q6_K_quants(s.L, b);
     for (int j = 0; j < 16; j++) b[192 + j] = (uint8_t)(int8_t)s.Ls[j];
     put_f16(b + 208, s.D);
 }
@@ -248,4 +255,31 @@ void slm_qblock_iq4_xs(const float *x, const float *w, bool wide, uint8_t *b) {
     for (int ib = 0; ib < 8; ib++)
         for (int j = 0; j < 16; j++)
             b[8 + 16 * ib + j] = (uint8_t)(s.L[32 * ib + j] | (s.L[32 * ib + 16 + j] << 4));
+}
+
+static float get_f16(const uint8_t *p) { return slm_f16_to_f32((uint16_t)(p[0] | p[1] << 8)); }
+
+/* Grids of the Q4_K, Q5_K and Q6_K blocks above, for error feedback (quant_rows.h). */
+bool slm_qgrid_k(slm_type t, const uint8_t *b, slm_qgrid *g) {
+    if (t == SLM_TYPE_Q6_K) {
+        float D = get_f16(b + 208);
+        *g = (slm_qgrid){.lo = -32, .hi = 31, .sub = 16};
+        for (int j = 0; j < 16; j++) g->step[j] = D * (float)(int8_t)b[192 + j], g->offset[j] = 0.0f;
+        return true;
+    }
+    if (t != SLM_TYPE_Q4_K && t != SLM_TYPE_Q5_K) return false;
+    float D = get_f16(b), Dm = get_f16(b + 2);
+    *g = (slm_qgrid){.lo = 0, .hi = t == SLM_TYPE_Q4_K ? 15 : 31, .sub = 32};
+    for (int j = 0; j < 8; j++) {
+        uint8_t sc = 0, m = 0;
+        slm_kq_get_scale_min(b + 4, j, &sc, &m);
+        g->step[j] = D * (float)sc, g->offset[j] = -(Dm * (float)m);
+    }
+    return true;
+}
+
+void slm_qset_k(slm_type t, uint8_t *b, const int *L) {
+    if (t == SLM_TYPE_Q4_K) pack_4bit_planes(L, b + 16);
+    else if (t == SLM_TYPE_Q5_K) pack_q5_K_quants(L, b);
+    else if (t == SLM_TYPE_Q6_K) pack_q6_K_quants(L, b);
 }

@@ -8,6 +8,7 @@
 #include "quant/quant_rows.h"
 #include "types/half.h"
 #include "types/kquants.h"
+#include "types/types.h"
 
 static void put_f16(uint8_t *p, float v, float *stored) {
     uint16_t h = slm_f32_to_f16(v);
@@ -87,4 +88,37 @@ void slm_qblock_iq4_nl(const float *x, const float *w, bool wide, uint8_t *b) {
     float id = d != 0.0f ? 1.0f / d : 0.0f;
     for (int j = 0; j < 32; j++) idx[j] = slm_nearest_code(slm_iq4nl_values, x[j] * id);
     pack_nibbles(idx, b + 2);
+}
+
+/* Grids of the blocks above, for error feedback (quant_rows.h). */
+bool slm_qgrid_legacy(slm_type t, const uint8_t *b, slm_qgrid *g) {
+    float d = slm_f16_to_f32((uint16_t)(b[0] | b[1] << 8)), m = 0.0f;
+    g->sub = 32;
+    switch (t) {
+    case SLM_TYPE_Q4_0: g->lo = -8, g->hi = 7; break;
+    case SLM_TYPE_Q5_0: g->lo = -16, g->hi = 15; break;
+    case SLM_TYPE_Q8_0: g->lo = -128, g->hi = 127; break;
+    case SLM_TYPE_Q4_1: g->lo = 0, g->hi = 15; break;
+    case SLM_TYPE_Q5_1: g->lo = 0, g->hi = 31; break;
+    default: return false;
+    }
+    if (t == SLM_TYPE_Q4_1 || t == SLM_TYPE_Q5_1) m = slm_f16_to_f32((uint16_t)(b[2] | b[3] << 8));
+    g->step[0] = d, g->offset[0] = m;
+    return true;
+}
+
+void slm_qset_legacy(slm_type t, uint8_t *b, const int *L) {
+    int u[32];
+    int off = t == SLM_TYPE_Q4_0 ? 8 : t == SLM_TYPE_Q5_0 ? 16 : 0;
+    for (int j = 0; j < 32; j++) u[j] = L[j] + off;
+    switch (t) {
+    case SLM_TYPE_Q4_0: pack_nibbles(u, b + 2); break;
+    case SLM_TYPE_Q5_0: pack_high_bits(u, b + 2), pack_nibbles(u, b + 6); break;
+    case SLM_TYPE_Q8_0:
+        for (int j = 0; j < 32; j++) b[2 + j] = (uint8_t)(int8_t)L[j];
+        break;
+    case SLM_TYPE_Q4_1: pack_nibbles(u, b + 4); break;
+    case SLM_TYPE_Q5_1: pack_high_bits(u, b + 4), pack_nibbles(u, b + 8); break;
+    default: break;
+    }
 }

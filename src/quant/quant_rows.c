@@ -97,3 +97,12 @@ void slm_quantize_row(slm_type t, const float *x, void *dst, int64_t n, const fl
         fn(x + i, w, wide, out);
     }
 }
+
+bool slm_qblock_grid(slm_type t, const uint8_t *b, slm_qgrid *g) {
+    return slm_qgrid_legacy(t, b, g) || slm_qgrid_k(t, b, g);
+}
+
+void slm_qblock_set_quants(slm_type t, uint8_t *b, const int *L) {
+    slm_qset_legacy(t, b, L);
+    slm_qset_k(t, b, L);
+}

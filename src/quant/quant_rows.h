@@ -38,4 +38,24 @@ void slm_qblock_q5_K(const float *x, const float *w, bool wide, uint8_t *b);
 void slm_qblock_q6_K(const float *x, const float *w, bool wide, uint8_t *b);
 void slm_qblock_iq4_xs(const float *x, const float *w, bool wide, uint8_t *b);
 
+/* A block's grid once its scales are chosen (for error feedback, gptq.h):
+ * element i may take the values step[i / sub] * L + offset[i / sub], L an
+ * integer in [lo, hi]. */
+typedef struct slm_qgrid {
+    int lo, hi, sub;
+    float step[16], offset[16];
+} slm_qgrid;
+
+/* Reads the grid of a block written by slm_quantize_row's block quantizer
+ * (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K); false for other types. */
+bool slm_qblock_grid(slm_type t, const uint8_t *b, slm_qgrid *g);
+/* Replaces the block's quants by L (grid integers as above), keeping its scales. */
+void slm_qblock_set_quants(slm_type t, uint8_t *b, const int *L);
+
+/* The per-family halves of the two above (quant_legacy.c, quant_k.c). */
+bool slm_qgrid_legacy(slm_type t, const uint8_t *b, slm_qgrid *g);
+void slm_qset_legacy(slm_type t, uint8_t *b, const int *L);
+bool slm_qgrid_k(slm_type t, const uint8_t *b, slm_qgrid *g);
+void slm_qset_k(slm_type t, uint8_t *b, const int *L);
+
 #endif

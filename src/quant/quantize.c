@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "quant/awq.h"
+#include "quant/gptq.h"
 #include "quant/quant_rows.h"
 #include "runtime/error.h"
 #include "runtime/threadpool.h"
@@ -77,6 +78,7 @@ typedef struct convert_task {
     float *scratch; /* n_per_row floats per thread */
     const slm_imatrix *im;
     const float *col, *col_imp; /* AWQ column multipliers and the scaled columns' importances, or NULL */
+    const float *gptq_u;        /* gptq.h's factor for this matrix, or NULL */
 } convert_task;
 
 /* F16 -> F32 without branches, so that gcc vectorizes it (the type table's
@@ -111,7 +113,9 @@ static void convert_rows(void *arg, int ith, int nth) {
             for (int64_t i = 0; i < c->n_per_row; i++) row[i] *= c->col[i];
             w = c->col_imp;
         }
-        slm_quantize_row(c->to, row, c->out + (uint64_t)r * c->out_row_bytes, c->n_per_row, w);
+        uint8_t *dst = c->out + (uint64_t)r * c->out_row_bytes;
+        if (c->gptq_u) slm_gptq_row(c->to, row, c->n_per_row, c->gptq_u, w, dst);
+        else slm_quantize_row(c->to, row, dst, c->n_per_row, w);
     }
 }
 
@@ -121,6 +125,7 @@ typedef struct run_state {
     slm_gguf_writer *w;
     const slm_awq *awq;
     uint64_t i_tensor, n_tensors, bytes_done, bytes_total;
+    uint32_t n_gptq;
 } run_state;
 
 static void report_progress(run_state *st, const char *name) {
@@ -144,11 +149,31 @@ static slm_status copy_tensor(run_state *st, const plan_entry *e, slm_error *err
     return SLM_OK;
 }
 
+/* GPTQ's factor for a 2-D matrix whose type and imatrix entry allow it;
+ * NULL (and SLM_OK) otherwise. */
+static slm_status gptq_factor(run_state *st, const plan_entry *e, const float *col, float **u, slm_error *err) {
+    *u = NULL;
+    const slm_gguf_tensor *t = e->t;
+    float count = 0.0f;
+    const float *cov = NULL;
+    if (st->p->gptq && t->n_dims == 2 && slm_gptq_supports(e->to))
+        cov = slm_imatrix_cov(st->p->imatrix, t->name, t->ne[0], &count);
+    if (!cov) return SLM_OK;
+    float damp = st->p->gptq_damp > 0 ? st->p->gptq_damp : SLM_GPTQ_DAMP;
+    slm_status s = slm_gptq_factor(cov, count, t->ne[0], col, damp, u, err);
+    st->n_gptq += s == SLM_OK;
+    return s;
+}
+
 static slm_status convert_tensor(run_state *st, const plan_entry *e, slm_error *err) {
     const slm_gguf_tensor *t = e->t;
     int nth = slm_threadpool_n_threads(st->pool);
     convert_task c = {.t = t, .to = e->to, .n_per_row = t->ne[0], .im = st->p->imatrix};
     c.col = slm_awq_columns(st->awq, t->name, &c.col_imp);
+    float *gptq_u = NULL;
+    slm_status s = gptq_factor(st, e, c.col, &gptq_u, err);
+    if (s != SLM_OK) return s;
+    c.gptq_u = gptq_u;
     int64_t total_rows = (int64_t)(t->n_elements / (uint64_t)t->ne[0]);
     c.in_row_bytes = slm_type_row_bytes(t->type, t->ne[0]);
     c.out_row_bytes = slm_type_row_bytes(e->to, t->ne[0]);
@@ -156,7 +181,6 @@ static slm_status convert_tensor(run_state *st, const plan_entry *e, slm_error *
     if (chunk > total_rows) chunk = total_rows;
     c.out = malloc((size_t)(c.out_row_bytes * (uint64_t)chunk));
     c.scratch = malloc((size_t)(t->ne[0] * nth) * sizeof(float));
-    slm_status s = SLM_OK;
     if (!c.out || !c.scratch) s = slm_fail(err, SLM_E_NOMEM, "tensor '%s': out of memory", t->name);
     for (c.row0 = 0; s == SLM_OK && c.row0 < total_rows; c.row0 += c.n_rows) {
         if (cancelled(st)) {
@@ -171,6 +195,7 @@ static slm_status convert_tensor(run_state *st, const plan_entry *e, slm_error *
     }
     free(c.out);
     free(c.scratch);
+    free(gptq_u);
     return s;
 }
 
@@ -202,6 +227,7 @@ static slm_status write_all(run_state *st, const plan_entry *plan, uint64_t n, s
         if (st->p->on_tensor) st->p->on_tensor(st->p->ud, &info);
     }
     sum->n_tensors = (uint32_t)n;
+    sum->n_gptq = st->n_gptq;
     st->i_tensor = n;
     return SLM_OK;
 }
@@ -226,6 +252,11 @@ slm_status slm_quantize_file(const char *in_path, const char *out_path, const sl
     if (!ft)
         return slm_fail(err, SLM_E_INVALID, "unknown quantization type '%s' (one of: %s)", p->preset ? p->preset : "",
                         slm_ftype_names());
+    if (p->gptq && !slm_imatrix_n_cov(p->imatrix))
+        return slm_fail(err, SLM_E_INVALID,
+                        p->imatrix ? "gptq needs an imatrix with input covariances ('*.in_cov'; collect one with "
+                                     "`slm imatrix --covariance`)"
+                                   : "gptq needs an imatrix with input covariances (`slm imatrix --covariance`)");
     slm_gguf *g = NULL;
     slm_status s = slm_gguf_open(in_path, &g, err);
     if (s != SLM_OK) return s;

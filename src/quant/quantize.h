@@ -35,6 +35,8 @@ typedef struct slm_quant_params {
     size_t n_overrides;
     const slm_imatrix *imatrix;       /* NULL: none */
     bool awq;                         /* with an imatrix: fold per-channel scales into the norms (awq.h) */
+    bool gptq;                        /* with an imatrix holding covariances: error feedback (gptq.h) */
+    float gptq_damp;                  /* <= 0: SLM_GPTQ_DAMP */
     int n_threads;                    /* <= 0: all processors */
     /* optional callbacks */
     void (*on_progress)(void *ud, const slm_quant_progress *p);
@@ -48,6 +50,7 @@ typedef struct slm_quant_summary {
     uint64_t n_elements;
     uint32_t n_tensors, n_quantized, n_fallback;
     int n_awq_scaled;                 /* norm groups given per-channel scales (awq.h) */
+    uint32_t n_gptq;                  /* matrices rounded with error feedback (gptq.h) */
 } slm_quant_summary;
 
 slm_quant_params slm_quant_default_params(void);

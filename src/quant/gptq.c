@@ -1,0 +1,137 @@
+/* gptq.c - rounding with error feedback (see gptq.h): the factor U of
+ * H^-1 per matrix, then the column walk per row. */
+#include "quant/gptq.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "quant/fit.h"
+#include "quant/quant_rows.h"
+#include "runtime/error.h"
+#include "types/types.h"
+
+bool slm_gptq_supports(slm_type t) {
+    switch (t) {
+    case SLM_TYPE_Q4_0: case SLM_TYPE_Q4_1: case SLM_TYPE_Q5_0: case SLM_TYPE_Q5_1: case SLM_TYPE_Q8_0:
+    case SLM_TYPE_Q4_K: case SLM_TYPE_Q5_K: case SLM_TYPE_Q6_K:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* In place: the lower triangle of a (n x n) becomes L with a = L L^T.
+ * False when a is not positive definite (numerically). */
+static bool cholesky_lower(double *a, int64_t n) {
+    for (int64_t j = 0; j < n; j++) {
+        double *aj = a + j * n;
+        double d = aj[j];
+        for (int64_t k = 0; k < j; k++) d -= aj[k] * aj[k];
+        if (!(d > 0)) return false;
+        d = sqrt(d);
+        aj[j] = d;
+        for (int64_t i = j + 1; i < n; i++) {
+            double *ai = a + i * n, s = ai[j];
+            for (int64_t k = 0; k < j; k++) s -= ai[k] * aj[k];
+            ai[j] = s / d;
+        }
+    }
+    return true;
+}
+
+/* H^-1 from the lower factor l of H: inv = L^-T L^-1 (full, symmetric).
+ * m is scratch (n x n) for L^-1. */
+static void inverse_from_cholesky(const double *l, int64_t n, double *m, double *inv) {
+    memset(m, 0, (size_t)(n * n) * sizeof *m);
+    for (int64_t c = 0; c < n; c++) { /* column c of L^-1 by forward substitution */
+        m[c * n + c] = 1.0 / l[c * n + c];
+        for (int64_t i = c + 1; i < n; i++) {
+            double s = 0;
+            for (int64_t k = c; k < i; k++) s += l[i * n + k] * m[k * n + c];
+            m[i * n + c] = -s / l[i * n + i];
+        }
+    }
+    for (int64_t i = 0; i < n; i++) /* inv_ij = sum_k M_ki M_kj, k >= max(i, j) */
+        for (int64_t j = i; j < n; j++) {
+            double s = 0;
+            for (int64_t k = j; k < n; k++) s += m[k * n + i] * m[k * n + j];
+            inv[i * n + j] = inv[j * n + i] = s;
+        }
+}
+
+/* H (n x n) from the sums, scaled for the AWQ multipliers, dead channels
+ * decoupled, damped by damp * mean diagonal. */
+static void build_h(const float *cov, float count, int64_t n, const float *col, double damp, double *h) {
+    double inv_count = count > 0 ? 1.0 / count : 1.0, mean = 0;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double v = (double)cov[i * n + j] * inv_count;
+            if (col) v /= (double)col[i] * col[j];
+            h[i * n + j] = v;
+        }
+    for (int64_t i = 0; i < n; i++) {
+        if (!(h[i * n + i] > 0)) { /* never active (or NaN): its rounding error costs nothing, move none */
+            for (int64_t j = 0; j < n; j++) h[i * n + j] = h[j * n + i] = 0;
+            h[i * n + i] = 1;
+        }
+        mean += h[i * n + i];
+    }
+    mean /= (double)n;
+    for (int64_t i = 0; i < n; i++) h[i * n + i] += damp * mean;
+}
+
+slm_status slm_gptq_factor(const float *cov_sums, float count, int64_t n, const float *col, float damp, float **out,
+                           slm_error *err) {
+    *out = NULL;
+    size_t nn = (size_t)(n * n);
+    double *h = malloc(nn * sizeof *h), *m = malloc(nn * sizeof *m), *inv = malloc(nn * sizeof *inv);
+    float *u = malloc(nn * sizeof *u);
+    slm_status s = h && m && inv && u ? SLM_OK : slm_fail(err, SLM_E_NOMEM, "gptq: out of memory for %lld x %lld",
+                                                           (long long)n, (long long)n);
+    /* more damping until both factorizations succeed (rounding can make a
+     * nearly singular H indefinite) */
+    bool ok = false;
+    for (double d = damp; s == SLM_OK && !ok && d < 10; d = d > 0 ? d * 10 : 1e-4) {
+        build_h(cov_sums, count, n, col, d, h);
+        if (!cholesky_lower(h, n)) continue;
+        inverse_from_cholesky(h, n, m, inv);
+        ok = cholesky_lower(inv, n);
+    }
+    if (s == SLM_OK && !ok) s = slm_fail(err, SLM_E_INVALID, "gptq: the input covariance is not positive definite");
+    if (s == SLM_OK) { /* U = L2^T, L2 the lower factor of H^-1 */
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < n; j++) u[i * n + j] = j >= i ? (float)inv[j * n + i] : 0.0f;
+        *out = u, u = NULL;
+    }
+    free(h);
+    free(m);
+    free(inv);
+    free(u);
+    return s;
+}
+
+static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+void slm_gptq_row(slm_type t, float *x, int64_t n, const float *U, const float *imatrix, void *dst) {
+    int bs = (int)slm_type_block_size(t);
+    uint32_t bb = slm_type_block_bytes(t);
+    uint8_t *blk = dst;
+    for (int64_t b0 = 0; b0 < n; b0 += bs, blk += bb) {
+        /* the block's scales, from its weights as corrected so far */
+        slm_quantize_row(t, x + b0, blk, bs, imatrix ? imatrix + b0 : NULL);
+        slm_qgrid g;
+        slm_qblock_grid(t, blk, &g);
+        int L[256];
+        for (int i = 0; i < bs; i++) {
+            int64_t j = b0 + i;
+            float step = g.step[i / g.sub], off = g.offset[i / g.sub];
+            int l = step != 0.0f ? slm_qround((x[j] - off) / step) : 0;
+            L[i] = clampi(l, g.lo, g.hi);
+            float e = (x[j] - (step * (float)L[i] + off)) / U[j * n + j];
+            const float *uj = U + j * n;
+            for (int64_t k = j + 1; k < n; k++) x[k] -= e * uj[k];
+        }
+        slm_qblock_set_quants(t, blk, L);
+    }
+}
