@@ -1,5 +1,6 @@
 /* gptq.c - rounding with error feedback (see gptq.h): the factor U of
- * H^-1 per matrix, then the column walk per row. */
+ * H^-1 per matrix (one Cholesky factorization and one triangular inverse,
+ * O(n^3)), then the column walk per row (O(n^2)). */
 #include "quant/gptq.h"
 
 #include <math.h>
@@ -40,24 +41,20 @@ static bool cholesky_lower(double *a, int64_t n) {
     return true;
 }
 
-/* H^-1 from the lower factor l of H: inv = L^-T L^-1 (full, symmetric).
- * m is scratch (n x n) for L^-1. */
-static void inverse_from_cholesky(const double *l, int64_t n, double *m, double *inv) {
+/* m = l^-1 (lower triangular), one row at a time from the rows above it,
+ * so every inner loop runs along contiguous rows. */
+static void invert_lower(const double *l, int64_t n, double *m) {
     memset(m, 0, (size_t)(n * n) * sizeof *m);
-    for (int64_t c = 0; c < n; c++) { /* column c of L^-1 by forward substitution */
-        m[c * n + c] = 1.0 / l[c * n + c];
-        for (int64_t i = c + 1; i < n; i++) {
-            double s = 0;
-            for (int64_t k = c; k < i; k++) s += l[i * n + k] * m[k * n + c];
-            m[i * n + c] = -s / l[i * n + i];
+    for (int64_t i = 0; i < n; i++) {
+        double *mi = m + i * n; /* accumulates sum_k l_ik m_kc, then scaled */
+        const double *li = l + i * n;
+        for (int64_t k = 0; k < i; k++) {
+            const double *mk = m + k * n;
+            for (int64_t c = 0; c <= k; c++) mi[c] += li[k] * mk[c];
         }
+        for (int64_t c = 0; c < i; c++) mi[c] = -mi[c] / li[i];
+        mi[i] = 1.0 / li[i];
     }
-    for (int64_t i = 0; i < n; i++) /* inv_ij = sum_k M_ki M_kj, k >= max(i, j) */
-        for (int64_t j = i; j < n; j++) {
-            double s = 0;
-            for (int64_t k = j; k < n; k++) s += m[k * n + i] * m[k * n + j];
-            inv[i * n + j] = inv[j * n + i] = s;
-        }
 }
 
 /* H (n x n) from the sums, scaled for the AWQ multipliers, dead channels
@@ -85,28 +82,30 @@ slm_status slm_gptq_factor(const float *cov_sums, float count, int64_t n, const 
                            slm_error *err) {
     *out = NULL;
     size_t nn = (size_t)(n * n);
-    double *h = malloc(nn * sizeof *h), *m = malloc(nn * sizeof *m), *inv = malloc(nn * sizeof *inv);
+    double *h = malloc(nn * sizeof *h), *rev = malloc(nn * sizeof *rev);
     float *u = malloc(nn * sizeof *u);
-    slm_status s = h && m && inv && u ? SLM_OK : slm_fail(err, SLM_E_NOMEM, "gptq: out of memory for %lld x %lld",
+    slm_status s = h && rev && u ? SLM_OK : slm_fail(err, SLM_E_NOMEM, "gptq: out of memory for %lld x %lld",
                                                            (long long)n, (long long)n);
-    /* more damping until both factorizations succeed (rounding can make a
-     * nearly singular H indefinite) */
+    /* The upper factor of H^-1 without forming H^-1: with J the order
+     * reversal and J H J = L L^T, H^-1 = (J L^-1 J)^T (J L^-1 J), and
+     * J L^-1 J is upper triangular.  More damping while rounding makes a
+     * nearly singular H look indefinite. */
     bool ok = false;
     for (double d = damp; s == SLM_OK && !ok && d < 10; d = d > 0 ? d * 10 : 1e-4) {
         build_h(cov_sums, count, n, col, d, h);
-        if (!cholesky_lower(h, n)) continue;
-        inverse_from_cholesky(h, n, m, inv);
-        ok = cholesky_lower(inv, n);
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < n; j++) rev[i * n + j] = h[(n - 1 - i) * n + (n - 1 - j)];
+        ok = cholesky_lower(rev, n);
     }
     if (s == SLM_OK && !ok) s = slm_fail(err, SLM_E_INVALID, "gptq: the input covariance is not positive definite");
-    if (s == SLM_OK) { /* U = L2^T, L2 the lower factor of H^-1 */
+    if (s == SLM_OK) {
+        invert_lower(rev, n, h);
         for (int64_t i = 0; i < n; i++)
-            for (int64_t j = 0; j < n; j++) u[i * n + j] = j >= i ? (float)inv[j * n + i] : 0.0f;
+            for (int64_t j = 0; j < n; j++) u[i * n + j] = j >= i ? (float)h[(n - 1 - i) * n + (n - 1 - j)] : 0.0f;
         *out = u, u = NULL;
     }
     free(h);
-    free(m);
-    free(inv);
+    free(rev);
     free(u);
     return s;
 }

@@ -221,6 +221,47 @@ static void test_feedback_lowers_output_error(void **state) {
     free(w);
 }
 
+/* U is upper triangular with U^T U = H^-1 (no damping asked: none added
+ * to a well-conditioned H); a channel that never carried signal moves no
+ * error; AWQ multipliers act as the matching scaling of H. */
+static void test_factor_is_inverse_cholesky(void **state) {
+    (void)state;
+    enum { N = 6 };
+    float cov[N * N], a[N * N];
+    for (int i = 0; i < N * N; i++) a[i] = (float)gauss();
+    for (int i = 0; i < N; i++) /* A A^T + I, channel 4 dead */
+        for (int j = 0; j < N; j++) {
+            double v = i == j;
+            for (int k = 0; k < N; k++) v += (double)a[i * N + k] * a[j * N + k];
+            cov[i * N + j] = i == 4 || j == 4 ? 0.0f : (float)(2 * v);
+        }
+    float *u = NULL;
+    slm_error err;
+    SLM_ASSERT_OK(slm_gptq_factor(cov, 2.0f, N, NULL, 0.0f, &u, &err), &err);
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < N; j++) {
+            if (j < i) assert_true(u[i * N + j] == 0.0f);
+            double p = 0; /* (U^T U H)_ij, H = cov / 2 with the dead channel's H_44 = 1 */
+            for (int k = 0; k < N; k++) {
+                double utu = 0;
+                for (int m = 0; m < N; m++) utu += (double)u[m * N + i] * u[m * N + k];
+                p += utu * (k == 4 && j == 4 ? 1.0 : cov[k * N + j] / 2.0);
+            }
+            assert_true(fabs(p - (i == j)) < 1e-4);
+        }
+    for (int j = 5; j < N; j++) assert_true(u[4 * N + j] == 0.0f);
+
+    float col[N] = {1, 2, 0.5f, 3, 1, 0.25f}, scaled[N * N], *u2 = NULL;
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < N; j++) scaled[i * N + j] = cov[i * N + j] / (col[i] * col[j]);
+    free(u);
+    SLM_ASSERT_OK(slm_gptq_factor(cov, 2.0f, N, col, 0.01f, &u, &err), &err);
+    SLM_ASSERT_OK(slm_gptq_factor(scaled, 2.0f, N, NULL, 0.01f, &u2, &err), &err);
+    for (int i = 0; i < N * N; i++) assert_float_equal(u[i], u2[i], 1e-5 * (1 + fabsf(u2[i])));
+    free(u);
+    free(u2);
+}
+
 /* The grid read back from a block reproduces what the block dequantizes
  * to, and rewriting its quants with the same integers changes nothing. */
 static void test_grid_round_trip(void **state) {
@@ -350,6 +391,7 @@ int main(void) {
         cmocka_unit_test(test_covariance_matches_direct_sums),
         cmocka_unit_test(test_wide_inputs_skip_covariance),
         cmocka_unit_test(test_feedback_lowers_output_error),
+        cmocka_unit_test(test_factor_is_inverse_cholesky),
         cmocka_unit_test(test_grid_round_trip),
         cmocka_unit_test(test_gptq_needs_covariance),
         cmocka_unit_test(test_gptq_file_same_for_any_thread_count),
