@@ -337,7 +337,7 @@ INLINE void gemm_x8(slm_type type, const slm_gemm_args *g, int64_t r0, int64_t r
  * sum over 16 groups of scale * sum((q - 32) * a), the -32 taken out through
  * the activation's group sums (bsums). */
 INLINE __m256i dot_q6_K_block(const uint8_t *x, const uint8_t *y) {
-    const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(3);
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
     const int8_t *sc = (const int8_t *)(x + 192);
     const int8_t *q8 = (const int8_t *)(y + 4);
     /* the 16 scales as int16; a half's 8 of them in both 128-bit lanes, from
@@ -351,11 +351,15 @@ INLINE __m256i dot_q6_K_block(const uint8_t *x, const uint8_t *y) {
         __m256i l0 = _mm256_loadu_si256((const __m256i *)(const void *)ql);
         __m256i l1 = _mm256_loadu_si256((const __m256i *)(const void *)(ql + 32));
         __m256i qh = _mm256_loadu_si256((const __m256i *)(const void *)qhp);
-        __m256i lo[4] = {_mm256_and_si256(l0, m4), _mm256_and_si256(l1, m4),
-                         _mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(_mm256_srli_epi16(l1, 4), m4)};
         UNROLL for (int k = 0; k < 4; k++) {
-            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), m3);
-            __m256i q = _mm256_or_si256(lo[k], _mm256_slli_epi16(hi, 4));
+            /* low 4 bits: l0, l1, then their high nibbles; bits 2k, 2k+1 of
+             * qh moved to bits 4, 5 by one 16-bit shift, the mask dropping
+             * what crossed over from the neighbouring byte.  Built here, not
+             * ahead for all k: fewer live registers. */
+            __m256i l = k & 1 ? l1 : l0;
+            __m256i lo = _mm256_and_si256(k >= 2 ? _mm256_srli_epi16(l, 4) : l, m4);
+            __m256i hs = k == 0 ? _mm256_slli_epi16(qh, 4) : k == 1 ? _mm256_slli_epi16(qh, 2) : k == 2 ? qh : _mm256_srli_epi16(qh, 2);
+            __m256i q = _mm256_or_si256(lo, _mm256_and_si256(hs, m30));
             __m256i av = _mm256_loadu_si256((const __m256i *)(const void *)(q8 + 128 * half + 32 * k));
             const char b = (char)(4 * k);
             const __m256i pick = _mm256_setr_epi8(b, b + 1, b, b + 1, b, b + 1, b, b + 1, b, b + 1, b, b + 1, b, b + 1,
@@ -376,18 +380,35 @@ INLINE void tile_q6_K(const slm_gemm_args *g, int64_t r, int64_t t, int R, int T
     __m256 acc = _mm256_setzero_ps();
     for (int64_t ib = 0; ib < g->n / 256; ib++) {
         if (T == 1 && R == 8) prefetch_next_tile(g, w, R, ib, 210);
-        __m256i part[8];
+        const uint8_t *xb[8];
         float dw[8] = {0}, da[8] = {0};
-        UNROLL for (int p = 0; p < 8; p++) part[p] = _mm256_setzero_si256();
-        UNROLL for (int i = 0; i < R; i++) UNROLL for (int j = 0; j < T; j++) {
-            const uint8_t *xb = w + (uint64_t)i * g->w_stride + (uint64_t)ib * 210;
-            const uint8_t *yb = a + (uint64_t)j * g->a_stride + (uint64_t)ib * 292;
-            part[i * T + j] = dot_q6_K_block(xb, yb);
-            dw[i * T + j] = f16_at(xb + 208);
-            memcpy(&da[i * T + j], yb, 4);
+        UNROLL for (int i = 0; i < R; i++) xb[i] = w + (uint64_t)i * g->w_stride + (uint64_t)ib * 210;
+        /* pairs two by two, each two folded at once (sum_lanes_8's first
+         * step), so that only four partial vectors stay live, not eight:
+         * with eight the block arithmetic ran out of registers */
+        __m256i h[4];
+        UNROLL for (int q = 0; q < 4; q++) {
+            __m256i v[2];
+            UNROLL for (int k = 0; k < 2; k++) {
+                int p = 2 * q + k;
+                v[k] = p < R * T ? dot_q6_K_block(xb[p / T], a + (uint64_t)(p % T) * g->a_stride + (uint64_t)ib * 292)
+                                 : _mm256_setzero_si256();
+            }
+            h[q] = _mm256_hadd_epi32(v[0], v[1]);
         }
-        __m256 d = _mm256_mul_ps(_mm256_loadu_ps(dw), _mm256_loadu_ps(da));
-        acc = _mm256_add_ps(acc, _mm256_mul_ps(d, _mm256_cvtepi32_ps(sum_lanes_8(part))));
+        __m256 d;
+        if (R == 8 && T == 1) { /* generation: no store-to-load round trip through dw and da */
+            float a_d;
+            memcpy(&a_d, a + (uint64_t)ib * 292, 4);
+            d = _mm256_mul_ps(scales_8(xb, 208), _mm256_set1_ps(a_d));
+        } else {
+            UNROLL for (int i = 0; i < R; i++) UNROLL for (int j = 0; j < T; j++) {
+                dw[i * T + j] = f16_at(xb[i] + 208);
+                memcpy(&da[i * T + j], a + (uint64_t)j * g->a_stride + (uint64_t)ib * 292, 4);
+            }
+            d = _mm256_mul_ps(_mm256_loadu_ps(dw), _mm256_loadu_ps(da));
+        }
+        acc = _mm256_add_ps(acc, _mm256_mul_ps(d, _mm256_cvtepi32_ps(sum_lanes_8_folded(h))));
     }
     store_pairs(&acc, R, T, g, r, t);
 }

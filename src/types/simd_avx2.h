@@ -27,10 +27,15 @@ INLINE uint32_t u32_at(const uint8_t *p) {
 INLINE float f16_at(const uint8_t *p) { return _cvtsh_ss(u16_at(p)); }
 
 /* 8 lanes of int32 holding the totals of v[0..7] (each a vector of 8 int32). */
-INLINE __m256i sum_lanes_8(const __m256i v[8]) {
-    __m256i q0 = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
-    __m256i q1 = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
+INLINE __m256i sum_lanes_8_folded(const __m256i h[4]) {
+    __m256i q0 = _mm256_hadd_epi32(h[0], h[1]), q1 = _mm256_hadd_epi32(h[2], h[3]);
     return _mm256_add_epi32(_mm256_permute2x128_si256(q0, q1, 0x20), _mm256_permute2x128_si256(q0, q1, 0x31));
+}
+
+INLINE __m256i sum_lanes_8(const __m256i v[8]) {
+    const __m256i h[4] = {_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]), _mm256_hadd_epi32(v[4], v[5]),
+                          _mm256_hadd_epi32(v[6], v[7])};
+    return sum_lanes_8_folded(h);
 }
 
 /* Stores the pairs of an R x T tile, pair p = i * T + j in lane p % 8 of
