@@ -85,11 +85,22 @@ static collect_entry *add(slm_imatrix_collector *c, const char *name, int64_t n_
     return e;
 }
 
-/* cov += x x^T, upper triangle (the rest follows by symmetry). */
-static void add_outer(double *cov, const float *x, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        double xi = x[i], *ci = cov + i * n;
-        for (int64_t j = i; j < n; j++) ci[j] += xi * x[j];
+/* cov += sum over the tokens of x x^T, upper triangle (the rest follows by
+ * symmetry).  A few rows of cov at a time take every token's update, so
+ * that they stay in cache while the tokens stream past (token by token, a
+ * wide input's whole matrix would go through memory once per token).  Each
+ * sum still adds the tokens in order. */
+#define COV_ROWS 8
+static void add_outer(double *cov, const float *x, int64_t n, int64_t n_tokens) {
+    for (int64_t i0 = 0; i0 < n; i0 += COV_ROWS) {
+        int64_t i1 = i0 + COV_ROWS < n ? i0 + COV_ROWS : n;
+        for (int64_t t = 0; t < n_tokens; t++) {
+            const float *row = x + t * n;
+            for (int64_t i = i0; i < i1; i++) {
+                double xi = row[i], *ci = cov + i * n;
+                for (int64_t j = i; j < n; j++) ci[j] += xi * row[j];
+            }
+        }
     }
 }
 
@@ -108,8 +119,8 @@ void slm_imatrix_observe(void *collector, const char *name, const float *x, int6
     for (int64_t t = 0; t < n_tokens; t++) {
         const float *row = x + t * n_in;
         for (int64_t i = 0; i < n_in; i++) e->sum2[i] += (double)row[i] * row[i];
-        if (e->cov) add_outer(e->cov, row, n_in);
     }
+    if (e->cov) add_outer(e->cov, x, n_in, n_tokens);
     e->count += n_tokens;
 }
 

@@ -304,13 +304,16 @@ INLINE void tile_x8(slm_type type, const slm_gemm_args *g, int64_t r, int64_t t,
     else tile_x8_q8_0(g, r, t, T);
 }
 
-/* Q4_0 or Q8_0 for rows [r0, r1) x tokens [t0, t1).  One token: 8 x 1
- * tiles (tile_q32).  More: tokens in chunks (chunk_tokens), Q4_0's block
- * sums of a chunk in row_buf, 8 rows x 8, 4 or 1 tokens per tile; the rows
- * that do not fill a tile of 8 take tile_q32's single pairs. */
+/* Q4_0 or Q8_0 for rows [r0, r1) x tokens [t0, t1): tokens in chunks
+ * (chunk_tokens), Q4_0's block sums of a chunk in row_buf, 8 rows x 8, 4 or
+ * 1 tokens per tile; the rows that do not fill a tile of 8 take tile_q32's
+ * single pairs.  One Q8_0 token takes tile_q32's 8 x 1 tiles instead: for
+ * it the transposed tile is slower (single thread, in cache, 21 against 26
+ * GMAC/s), for Q4_0 faster (31 against 21; streaming from memory 24 against
+ * 19). */
 INLINE void gemm_x8(slm_type type, const slm_gemm_args *g, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
     int64_t r = r0;
-    if (t1 - t0 == 1) {
+    if (t1 - t0 == 1 && type == SLM_TYPE_Q8_0) {
         for (; r + 8 <= r1; r += 8) tile_q32(type, g, r, t0, 8, 1);
         for (; r < r1; r++) tile_q32(type, g, r, t0, 1, 1);
         return;
