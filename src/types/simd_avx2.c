@@ -15,10 +15,12 @@
  *     reference's pairwise sum.  Nothing else is fused: the build uses
  *     -ffp-contract=off.
  *
- * Tiles: a tile is R weight rows x T tokens (R*T <= 12 pairs, 16 for the
- * blocks of 32).  Generation (one token) uses 8 x 1, prompts 4 x 4, 4 x 2 or 3 x 4,
- * so the weights are read once per tile, not once per token.  The tile shape changes which lanes hold which
- * pair, never the operations of a pair. */
+ * Tiles: a tile is R weight rows x T tokens (R*T <= 12 pairs).  Generation
+ * (one token) uses 8 x 1, prompts 4 x 2 or 3 x 4, so the weights are read
+ * once per tile, not once per token.  The blocks of 32 have a second form,
+ * 8 rows turned into the 8 lanes (tile_x8_*, below), for prompts and for
+ * generation.  The tile shape changes which lanes hold which pair, never the
+ * operations of a pair. */
 #include "types/gemm.h"
 
 #if defined(__x86_64__)
@@ -103,18 +105,8 @@ INLINE __m256i dot_bytes(bool w_unsigned, __m256i w, __m256i w_abs, __m256i a, _
 
 /* Per pair p = i * T + j: f16(w block i + off) * f16(a block j + off), the
  * block scales' product (off 0) or the min x sum term of the _1 types (off 2).
- * The usual tile shapes get their vectors from 4 or 8 loads and a permute. */
+ * Generation's 8 x 1 tile gets its vector from 8 loads. */
 INLINE void pair_scales(const uint8_t *const *wb, const uint8_t *const *ab, int off, int R, int T, __m256 out[2]) {
-    if (R == 4 && T == 4) {
-        __m256 w4 = _mm256_castps128_ps256(_mm_cvtph_ps(_mm_setr_epi16(
-            (short)u16_at(wb[0] + off), (short)u16_at(wb[1] + off), (short)u16_at(wb[2] + off), (short)u16_at(wb[3] + off), 0, 0, 0, 0)));
-        __m128 a4 = _mm_cvtph_ps(_mm_setr_epi16((short)u16_at(ab[0] + off), (short)u16_at(ab[1] + off),
-                                                (short)u16_at(ab[2] + off), (short)u16_at(ab[3] + off), 0, 0, 0, 0));
-        __m256 a8 = _mm256_set_m128(a4, a4);
-        out[0] = _mm256_mul_ps(_mm256_permutevar8x32_ps(w4, _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1)), a8);
-        out[1] = _mm256_mul_ps(_mm256_permutevar8x32_ps(w4, _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3)), a8);
-        return;
-    }
     if (R == 8 && T == 1) {
         __m128i w8 = _mm_setr_epi16((short)u16_at(wb[0] + off), (short)u16_at(wb[1] + off), (short)u16_at(wb[2] + off),
                                     (short)u16_at(wb[3] + off), (short)u16_at(wb[4] + off), (short)u16_at(wb[5] + off),
@@ -206,10 +198,32 @@ INLINE __m256i bcast_group(const uint8_t *q, int g) {
     return _mm256_set1_epi32((int)v);
 }
 
-/* Q4_0 x Q8_0, 8 rows x T tokens.  Weights stay unsigned (0..15) for maddubs;
- * the 8 groups' int16 pair sums cannot overflow (8 * 2 * 15 * 127 < 32768);
- * the offset 8 is taken off as off8[j * nb + ib] = 8 * (sum of token j's block ib). */
-INLINE void tile_x8_q4_0(const slm_gemm_args *g, int64_t r, int64_t t, int T, const int32_t *off8) {
+/* The fifth bits of 8 rows' Q5 blocks (qh[i] of row i in lane i), for
+ * element group e (elements 4e..4e+3, bits 4e..4e+3 of qh): 0x10 in the
+ * byte of each element whose bit is set.  One shuffle copies byte e / 2 of
+ * each lane's qh to its 4 bytes; or-ing all bits but the element's own and
+ * comparing with all-ones tests it (bits_to_bytes' trick). */
+INLINE __m256i fifth_bits_x8(__m256i qh, int e) {
+    const char b = (char)(e / 2);
+    const __m256i pick = _mm256_setr_epi8(b, b, b, b, b + 4, b + 4, b + 4, b + 4, b + 8, b + 8, b + 8, b + 8, b + 12,
+                                          b + 12, b + 12, b + 12, b, b, b, b, b + 4, b + 4, b + 4, b + 4, b + 8, b + 8,
+                                          b + 8, b + 8, b + 12, b + 12, b + 12, b + 12);
+    const __m256i others = e % 2 ? _mm256_set1_epi32((int)0x7fbfdfefu) : _mm256_set1_epi32((int)0xf7fbfdfeu);
+    __m256i set = _mm256_cmpeq_epi8(_mm256_or_si256(_mm256_shuffle_epi8(qh, pick), others), _mm256_set1_epi8(-1));
+    return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
+}
+
+/* Q4_0, Q4_1, Q5_0, Q5_1 x Q8_0 / Q8_1, 8 rows x T tokens.  Weights stay
+ * unsigned (0..15 or 0..31) for maddubs.  Int16 pair sums: 8 groups of 4-bit
+ * weights cannot overflow (8 * 2 * 15 * 127 < 32768), 5-bit ones are widened
+ * every 4 groups (4 * 2 * 31 * 127 < 32768).  The offset of Q4_0 (8) and
+ * Q5_0 (16) is taken off as off[j * nb + ib] = offset * (sum of token j's
+ * block ib); the _1 types add their min term m_w * s_a per block, as the
+ * reference does. */
+INLINE void tile_x8_q32(slm_type type, const slm_gemm_args *g, int64_t r, int64_t t, int T, const int32_t *off) {
+    const q32_layout L = layout_of(type);
+    const bool five = type == SLM_TYPE_Q5_0 || type == SLM_TYPE_Q5_1;
+    const int qs_at = (L.has_min ? 4 : 2) + (five ? 4 : 0), a_qs = L.has_min ? 4 : 2;
     const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
     const int64_t nb = g->n / 32;
     const uint8_t *w = g->w + (uint64_t)r * g->w_stride;
@@ -217,11 +231,11 @@ INLINE void tile_x8_q4_0(const slm_gemm_args *g, int64_t r, int64_t t, int T, co
     __m256 acc[8];
     UNROLL for (int j = 0; j < T; j++) acc[j] = _mm256_setzero_ps();
     for (int64_t ib = 0; ib < nb; ib++) {
-        prefetch_next_tile(g, w, 8, ib, 18); /* few tokens: the weights stream from memory */
+        prefetch_next_tile(g, w, 8, ib, L.block_bytes); /* few tokens: the weights stream from memory */
         const uint8_t *wb[8], *qs[8];
         UNROLL for (int i = 0; i < 8; i++) {
-            wb[i] = w + (uint64_t)i * g->w_stride + (uint64_t)ib * 18;
-            qs[i] = wb[i] + 2;
+            wb[i] = w + (uint64_t)i * g->w_stride + (uint64_t)ib * L.block_bytes;
+            qs[i] = wb[i] + qs_at;
         }
         __m256i v[4], wq[8];
         transpose_8x16(qs, v);
@@ -229,28 +243,50 @@ INLINE void tile_x8_q4_0(const slm_gemm_args *g, int64_t r, int64_t t, int T, co
             wq[k] = _mm256_and_si256(v[k], m4);
             wq[k + 4] = _mm256_and_si256(_mm256_srli_epi16(v[k], 4), m4);
         }
+        if (five) {
+            const int at = qs_at - 4;
+            const __m256i qh = _mm256_setr_epi32((int)u32_at(wb[0] + at), (int)u32_at(wb[1] + at), (int)u32_at(wb[2] + at),
+                                                 (int)u32_at(wb[3] + at), (int)u32_at(wb[4] + at), (int)u32_at(wb[5] + at),
+                                                 (int)u32_at(wb[6] + at), (int)u32_at(wb[7] + at));
+            UNROLL for (int e = 0; e < 8; e++) wq[e] = _mm256_or_si256(wq[e], fifth_bits_x8(qh, e));
+        }
         const __m256 dw = scales_8(wb, 0);
+        const __m256 mw = L.has_min ? scales_8(wb, 2) : _mm256_setzero_ps();
         UNROLL for (int j = 0; j < T; j++) {
-            const uint8_t *ab = a + (uint64_t)j * g->a_stride + (uint64_t)ib * 34;
-            __m256i s16 = _mm256_maddubs_epi16(wq[0], bcast_group(ab + 2, 0));
-            UNROLL for (int k = 1; k < 8; k++) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(wq[k], bcast_group(ab + 2, k)));
-            __m256i isum = _mm256_sub_epi32(_mm256_madd_epi16(s16, ones), _mm256_set1_epi32(off8[j * nb + ib]));
+            const uint8_t *ab = a + (uint64_t)j * g->a_stride + (uint64_t)ib * L.act_bytes;
+            __m256i isum;
+            if (five) {
+                __m256i s0 = _mm256_maddubs_epi16(wq[0], bcast_group(ab + a_qs, 0));
+                __m256i s1 = _mm256_maddubs_epi16(wq[4], bcast_group(ab + a_qs, 4));
+                UNROLL for (int k = 1; k < 4; k++) {
+                    s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(wq[k], bcast_group(ab + a_qs, k)));
+                    s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(wq[k + 4], bcast_group(ab + a_qs, k + 4)));
+                }
+                isum = _mm256_add_epi32(_mm256_madd_epi16(s0, ones), _mm256_madd_epi16(s1, ones));
+            } else {
+                __m256i s16 = _mm256_maddubs_epi16(wq[0], bcast_group(ab + a_qs, 0));
+                UNROLL for (int k = 1; k < 8; k++) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(wq[k], bcast_group(ab + a_qs, k)));
+                isum = _mm256_madd_epi16(s16, ones);
+            }
+            if (L.offset) isum = _mm256_sub_epi32(isum, _mm256_set1_epi32(off[j * nb + ib]));
             __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(f16_at(ab)));
-            acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(d, _mm256_cvtepi32_ps(isum)));
+            __m256 term = _mm256_mul_ps(d, _mm256_cvtepi32_ps(isum));
+            if (L.has_min) term = _mm256_add_ps(term, _mm256_mul_ps(mw, _mm256_set1_ps(f16_at(ab + 2))));
+            acc[j] = _mm256_add_ps(acc[j], term);
         }
     }
     UNROLL for (int j = 0; j < T; j++) _mm256_storeu_ps(g->y + (t + j) * g->y_stride + r, acc[j]);
 }
 
-/* 8 * (sum of the 32 int8 of each Q8_0 block) of tokens [t, t + T), token-major. */
-static void block_sums_x8(const slm_gemm_args *g, int64_t t, int64_t T, int32_t *off8) {
+/* offset * (sum of the 32 int8 of each Q8_0 block) of tokens [t, t + T), token-major. */
+static void block_sums_x8(const slm_gemm_args *g, int offset, int64_t t, int64_t T, int32_t *off) {
     const int64_t nb = g->n / 32;
     for (int64_t j = 0; j < T; j++) {
         const int8_t *q = (const int8_t *)g->a + (uint64_t)(t + j) * g->a_stride + 2;
         for (int64_t ib = 0; ib < nb; ib++, q += 34) {
             int sum = 0;
             for (int e = 0; e < 32; e++) sum += q[e];
-            off8[j * nb + ib] = 8 * sum;
+            off[j * nb + ib] = offset * sum;
         }
     }
 }
@@ -298,19 +334,21 @@ INLINE void tile_x8_q8_0(const slm_gemm_args *g, int64_t r, int64_t t, int T) {
     UNROLL for (int j = 0; j < T; j++) _mm256_storeu_ps(g->y + (t + j) * g->y_stride + r, acc[j]);
 }
 
-/* The 8-rows-in-lanes tile of a type (off8: Q4_0's block sums of token t on). */
+/* The 8-rows-in-lanes tile of a type (off8: Q4_0's or Q5_0's block sums of token t on). */
 INLINE void tile_x8(slm_type type, const slm_gemm_args *g, int64_t r, int64_t t, int T, const int32_t *off8) {
-    if (type == SLM_TYPE_Q4_0) tile_x8_q4_0(g, r, t, T, off8);
-    else tile_x8_q8_0(g, r, t, T);
+    if (type == SLM_TYPE_Q8_0) tile_x8_q8_0(g, r, t, T);
+    else tile_x8_q32(type, g, r, t, T, off8);
 }
 
-/* Q4_0 or Q8_0 for rows [r0, r1) x tokens [t0, t1): tokens in chunks
- * (chunk_tokens), Q4_0's block sums of a chunk in row_buf, 8 rows x 8, 4 or
- * 1 tokens per tile; the rows that do not fill a tile of 8 take tile_q32's
- * single pairs.  One Q8_0 token takes tile_q32's 8 x 1 tiles instead: for
- * it the transposed tile is slower (single thread, in cache, 21 against 26
- * GMAC/s), for Q4_0 faster (31 against 21; streaming from memory 24 against
- * 19). */
+/* The blocks of 32 (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0) for rows [r0, r1) x
+ * tokens [t0, t1): tokens in chunks (chunk_tokens), the _0 types' block sums
+ * of a chunk in row_buf, 8 rows x 8, 4 or 1 tokens per tile; the rows that do
+ * not fill a tile of 8 take tile_q32's single pairs.  One Q8_0 token takes
+ * tile_q32's 8 x 1 tiles instead: for it the transposed tile is slower
+ * (single thread, in cache, 21 against 26 GMAC/s); for the 4- and 5-bit
+ * types it is faster (Q4_0 31 against 21, Q5_0 16 against 12; streaming from
+ * memory 24 against 19 and 17 against 13).  For prompts the transposed tiles
+ * gave 1.7-1.9x the 4 x 4 pair tiles on Q4_1, Q5_0 and Q5_1. */
 INLINE void gemm_x8(slm_type type, const slm_gemm_args *g, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
     int64_t r = r0;
     if (t1 - t0 == 1 && type == SLM_TYPE_Q8_0) {
@@ -322,7 +360,7 @@ INLINE void gemm_x8(slm_type type, const slm_gemm_args *g, int64_t r0, int64_t r
     int32_t *off8 = (int32_t *)(void *)g->row_buf;
     for (int64_t tc = t0; tc < t1; tc += chunk) {
         int64_t tn = t1 - tc < chunk ? t1 - tc : chunk;
-        if (type == SLM_TYPE_Q4_0) block_sums_x8(g, tc, tn, off8);
+        if (layout_of(type).offset) block_sums_x8(g, layout_of(type).offset, tc, tn, off8);
         for (r = r0; r + 8 <= r1; r += 8) {
             int64_t j = 0;
             for (; j + 8 <= tn; j += 8) tile_x8(type, g, r, tc + j, 8, off8 + j * nb);
@@ -477,9 +515,6 @@ INLINE void tile_float(slm_type type, const slm_gemm_args *g, int64_t r, int64_t
 
 /* ---- tiling ------------------------------------------------------------------- */
 
-#define Q4_1_TILE(g, r, t, R, T) tile_q32(SLM_TYPE_Q4_1, g, r, t, R, T)
-#define Q5_0_TILE(g, r, t, R, T) tile_q32(SLM_TYPE_Q5_0, g, r, t, R, T)
-#define Q5_1_TILE(g, r, t, R, T) tile_q32(SLM_TYPE_Q5_1, g, r, t, R, T)
 #define Q6_K_TILE(g, r, t, R, T) tile_q6_K(g, r, t, R, T)
 #define F32_TILE(g, r, t, R, T) tile_float(SLM_TYPE_F32, g, r, t, R, T)
 #define F16_TILE(g, r, t, R, T) tile_float(SLM_TYPE_F16, g, r, t, R, T)
@@ -492,15 +527,21 @@ static void gemm_q4_0(const slm_gemm_args *g, int64_t r0, int64_t r1, int64_t t0
 static void gemm_q8_0(const slm_gemm_args *g, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
     gemm_x8(SLM_TYPE_Q8_0, g, r0, r1, t0, t1);
 }
+static void gemm_q4_1(const slm_gemm_args *g, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+    gemm_x8(SLM_TYPE_Q4_1, g, r0, r1, t0, t1);
+}
 
-/* Prompt tiles for the others: 4 x 4 for the quantized types (16 pairs, two
- * vectors; measured 31 against 25 GMAC/s per thread for 4 x 2 on Q8_0), 3 x 4
- * for the float ones (12 accumulators, 3 weight vectors and one token vector
- * fill the 16 registers; with FMA 38 against 29 GMAC/s for 4 x 2 on F16; 4 x 3
- * spills). */
-DEFINE_GEMM(gemm_q4_1, Q4_1_TILE, 4, 4)
-DEFINE_GEMM(gemm_q5_0, Q5_0_TILE, 4, 4)
-DEFINE_GEMM(gemm_q5_1, Q5_1_TILE, 4, 4)
+static void gemm_q5_0(const slm_gemm_args *g, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+    gemm_x8(SLM_TYPE_Q5_0, g, r0, r1, t0, t1);
+}
+
+static void gemm_q5_1(const slm_gemm_args *g, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+    gemm_x8(SLM_TYPE_Q5_1, g, r0, r1, t0, t1);
+}
+
+/* Prompt tiles for the others: 4 x 2 for Q6_K, 3 x 4 for the float types
+ * (12 accumulators, 3 weight vectors and one token vector fill the 16
+ * registers; with FMA 38 against 29 GMAC/s for 4 x 2 on F16; 4 x 3 spills). */
 DEFINE_GEMM(gemm_q6_K, Q6_K_TILE, 4, 2)
 DEFINE_GEMM(gemm_f32, F32_TILE, 3, 4)
 DEFINE_GEMM(gemm_f16, F16_TILE, 3, 4)
