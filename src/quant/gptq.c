@@ -22,20 +22,22 @@ bool slm_gptq_supports(slm_type t) {
     }
 }
 
-/* In place: the lower triangle of a (n x n) becomes L with a = L L^T.
- * False when a is not positive definite (numerically). */
-static bool cholesky_lower(double *a, int64_t n) {
-    for (int64_t j = 0; j < n; j++) {
-        double *aj = a + j * n;
-        double d = aj[j];
-        for (int64_t k = 0; k < j; k++) d -= aj[k] * aj[k];
+/* In place: the lower triangle of a (n x n) becomes L with a = L L^T
+ * (the upper triangle is left as it was).  False when a is not positive
+ * definite (numerically).  Right-looking: after column k is final, it is
+ * subtracted from the rest of the lower triangle row by row, an inner loop
+ * without a reduction that the compiler vectorizes; col is n doubles of
+ * scratch holding column k contiguously. */
+static bool cholesky_lower(double *a, int64_t n, double *col) {
+    for (int64_t k = 0; k < n; k++) {
+        double d = a[k * n + k];
         if (!(d > 0)) return false;
         d = sqrt(d);
-        aj[j] = d;
-        for (int64_t i = j + 1; i < n; i++) {
-            double *ai = a + i * n, s = ai[j];
-            for (int64_t k = 0; k < j; k++) s -= ai[k] * aj[k];
-            ai[j] = s / d;
+        a[k * n + k] = d;
+        for (int64_t i = k + 1; i < n; i++) col[i] = a[i * n + k] /= d;
+        for (int64_t i = k + 1; i < n; i++) {
+            double *ai = a + i * n, lik = col[i];
+            for (int64_t j = k + 1; j <= i; j++) ai[j] -= lik * col[j];
         }
     }
     return true;
@@ -82,9 +84,9 @@ slm_status slm_gptq_factor(const float *cov_sums, float count, int64_t n, const 
                            slm_error *err) {
     *out = NULL;
     size_t nn = (size_t)(n * n);
-    double *h = malloc(nn * sizeof *h), *rev = malloc(nn * sizeof *rev);
+    double *h = malloc(nn * sizeof *h), *rev = malloc(nn * sizeof *rev), *col_scratch = malloc((size_t)n * sizeof(double));
     float *u = malloc(nn * sizeof *u);
-    slm_status s = h && rev && u ? SLM_OK : slm_fail(err, SLM_E_NOMEM, "gptq: out of memory for %lld x %lld",
+    slm_status s = h && rev && u && col_scratch ? SLM_OK : slm_fail(err, SLM_E_NOMEM, "gptq: out of memory for %lld x %lld",
                                                            (long long)n, (long long)n);
     /* The upper factor of H^-1 without forming H^-1: with J the order
      * reversal and J H J = L L^T, H^-1 = (J L^-1 J)^T (J L^-1 J), and
@@ -95,7 +97,7 @@ slm_status slm_gptq_factor(const float *cov_sums, float count, int64_t n, const 
         build_h(cov_sums, count, n, col, d, h);
         for (int64_t i = 0; i < n; i++)
             for (int64_t j = 0; j < n; j++) rev[i * n + j] = h[(n - 1 - i) * n + (n - 1 - j)];
-        ok = cholesky_lower(rev, n);
+        ok = cholesky_lower(rev, n, col_scratch);
     }
     if (s == SLM_OK && !ok) s = slm_fail(err, SLM_E_INVALID, "gptq: the input covariance is not positive definite");
     if (s == SLM_OK) {
@@ -106,6 +108,7 @@ slm_status slm_gptq_factor(const float *cov_sums, float count, int64_t n, const 
     }
     free(h);
     free(rev);
+    free(col_scratch);
     free(u);
     return s;
 }
