@@ -263,13 +263,17 @@ static void fill_logprob(scheduler *s, const float *logits, slm_token t, int n_t
 }
 
 /* Hands gen[released..upto) and a logprob entry to the job; finishes it
- * when finish is set. */
-static void publish(slot *sl, size_t upto, const token_logprob *lp, const char *finish) {
+ * when finish is set.  When memory for the text or the logprobs runs out the
+ * job ends with an error instead of a reply with pieces missing; returns
+ * false then. */
+static bool publish(slot *sl, size_t upto, const token_logprob *lp, const char *finish) {
     job *j = sl->job;
     pthread_mutex_lock(&j->mu);
-    if (upto > sl->released) sb_append(&j->text, sl->gen.data + sl->released, upto - sl->released);
+    bool oom = sl->gen.oom;
+    if (!oom && upto > sl->released) sb_append(&j->text, sl->gen.data + sl->released, upto - sl->released);
+    oom = oom || j->text.oom;
     sl->released = upto > sl->released ? upto : sl->released;
-    if (lp) {
+    if (lp && !oom) {
         if (j->n_lps == j->cap_lps) {
             size_t cap = j->cap_lps ? j->cap_lps * 2 : 16;
             token_logprob *a = realloc(j->lps, cap * sizeof *a);
@@ -279,14 +283,21 @@ static void publish(slot *sl, size_t upto, const token_logprob *lp, const char *
             }
         }
         if (j->n_lps < j->cap_lps) j->lps[j->n_lps++] = *lp;
+        else oom = true;
     }
     j->usage.completion_tokens = sl->n_generated;
-    if (finish) {
+    if (oom) {
+        j->done = true;
+        j->finish = NULL;
+        j->error_status = 500;
+        snprintf(j->error, sizeof j->error, "out of memory while generating the reply");
+    } else if (finish) {
         j->done = true;
         j->finish = finish;
     }
     pthread_cond_broadcast(&j->cv);
     pthread_mutex_unlock(&j->mu);
+    return !oom;
 }
 
 /* Samples the next token of a slot whose logits the step produced and
@@ -330,7 +341,7 @@ static bool advance(scheduler *s, slot *sl, const float *logits, double now) {
         sb_append(&sl->gen, tail, n);
         upto = sl->gen.len;
     }
-    publish(sl, upto, want_lp ? &lp : NULL, finish);
+    if (!publish(sl, upto, want_lp ? &lp : NULL, finish)) return true;
     sl->next = t;
     sl->generating = true;
     return finish != NULL;
