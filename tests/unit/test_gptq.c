@@ -336,6 +336,36 @@ static void test_gptq_needs_covariance(void **state) {
     free(dir);
 }
 
+/* An in_cov of the wrong shape or type is a format error naming it. */
+static void test_bad_covariance_refused(void **state) {
+    (void)state;
+    char *dir = slm_test_tmpdir(), path[512];
+    snprintf(path, sizeof path, "%s/bad.gguf", dir);
+    static const struct { int64_t ne0, ne1; slm_type t; } cases[] = {{4, 5, SLM_TYPE_F32}, {4, 4, SLM_TYPE_F16}};
+    for (int k = 0; k < 2; k++) {
+        slm_gguf_writer *w = NULL;
+        slm_error err;
+        SLM_ASSERT_OK(slm_gguf_writer_new(path, &w, &err), &err);
+        int64_t ne_sum[2] = {4, 1}, ne_cnt[2] = {1, 1}, ne_cov[2] = {cases[k].ne0, cases[k].ne1};
+        SLM_ASSERT_OK(slm_gguf_writer_add_tensor(w, "a.weight.in_sum2", SLM_TYPE_F32, 2, ne_sum, &err), &err);
+        SLM_ASSERT_OK(slm_gguf_writer_add_tensor(w, "a.weight.counts", SLM_TYPE_F32, 2, ne_cnt, &err), &err);
+        SLM_ASSERT_OK(slm_gguf_writer_add_tensor(w, "a.weight.in_cov", cases[k].t, 2, ne_cov, &err), &err);
+        float data[20] = {1, 1, 1, 1, 1};
+        SLM_ASSERT_OK(slm_gguf_writer_write(w, data, 4 * sizeof(float), &err), &err);
+        SLM_ASSERT_OK(slm_gguf_writer_write(w, data, sizeof(float), &err), &err);
+        size_t cov_bytes = (size_t)(cases[k].ne0 * cases[k].ne1) * (cases[k].t == SLM_TYPE_F32 ? 4 : 2);
+        SLM_ASSERT_OK(slm_gguf_writer_write(w, data, cov_bytes, &err), &err);
+        SLM_ASSERT_OK(slm_gguf_writer_finish(w, &err), &err);
+        slm_gguf_writer_free(w);
+        slm_imatrix *im = NULL;
+        assert_int_equal(slm_imatrix_load(path, &im, &err), SLM_E_FORMAT);
+        assert_null(im);
+        assert_non_null(strstr(err.message, "a.weight.in_cov"));
+    }
+    slm_test_rmtree(dir);
+    free(dir);
+}
+
 static unsigned char *read_all(const char *path, size_t *n) {
     FILE *f = fopen(path, "rb");
     assert_non_null(f);
@@ -394,6 +424,7 @@ int main(void) {
         cmocka_unit_test(test_factor_is_inverse_cholesky),
         cmocka_unit_test(test_grid_round_trip),
         cmocka_unit_test(test_gptq_needs_covariance),
+        cmocka_unit_test(test_bad_covariance_refused),
         cmocka_unit_test(test_gptq_file_same_for_any_thread_count),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
