@@ -126,6 +126,14 @@ typedef struct run_state {
     const slm_awq *awq;
     uint64_t i_tensor, n_tensors, bytes_done, bytes_total;
     uint32_t n_gptq;
+    /* the last two GPTQ factors: q/k/v and gate/up see the same inputs, so
+     * their covariances (and AWQ multipliers) are equal and one factor serves */
+    struct gptq_cached {
+        const float *cov, *col;
+        int64_t n;
+        float count;
+        float *u;
+    } gptq_cache[2];
 } run_state;
 
 static void report_progress(run_state *st, const char *name) {
@@ -149,20 +157,38 @@ static slm_status copy_tensor(run_state *st, const plan_entry *e, slm_error *err
     return SLM_OK;
 }
 
-/* GPTQ's factor for a 2-D matrix whose type and imatrix entry allow it;
- * NULL (and SLM_OK) otherwise. */
-static slm_status gptq_factor(run_state *st, const plan_entry *e, const float *col, float **u, slm_error *err) {
+static bool same_floats(const float *a, const float *b, int64_t n) {
+    return a == b || (a && b && memcmp(a, b, (size_t)n * sizeof *a) == 0);
+}
+
+/* GPTQ's factor for a 2-D matrix whose type and imatrix entry allow it
+ * (owned by st's cache); NULL (and SLM_OK) otherwise. */
+static slm_status gptq_factor(run_state *st, const plan_entry *e, const float *col, const float **u,
+                              slm_error *err) {
     *u = NULL;
     const slm_gguf_tensor *t = e->t;
     float count = 0.0f;
     const float *cov = NULL;
+    int64_t n = t->ne[0];
     if (st->p->gptq && t->n_dims == 2 && slm_gptq_supports(e->to))
-        cov = slm_imatrix_cov(st->p->imatrix, t->name, t->ne[0], &count);
+        cov = slm_imatrix_cov(st->p->imatrix, t->name, n, &count);
     if (!cov) return SLM_OK;
-    float damp = st->p->gptq_damp > 0 ? st->p->gptq_damp : SLM_GPTQ_DAMP;
-    slm_status s = slm_gptq_factor(cov, count, t->ne[0], col, damp, u, err);
-    st->n_gptq += s == SLM_OK;
-    return s;
+    st->n_gptq++;
+    for (int k = 0; k < 2; k++) {
+        struct gptq_cached *c = &st->gptq_cache[k];
+        if (c->u && c->n == n && c->count == count && same_floats(c->col, col, n) && same_floats(c->cov, cov, n * n)) {
+            *u = c->u;
+            return SLM_OK;
+        }
+    }
+    float damp = st->p->gptq_damp > 0 ? st->p->gptq_damp : SLM_GPTQ_DAMP, *fresh = NULL;
+    slm_status s = slm_gptq_factor(cov, count, n, col, damp, &fresh, err);
+    if (s != SLM_OK) return s;
+    free(st->gptq_cache[1].u); /* the older one goes */
+    st->gptq_cache[1] = st->gptq_cache[0];
+    st->gptq_cache[0] = (struct gptq_cached){cov, col, n, count, fresh};
+    *u = fresh;
+    return SLM_OK;
 }
 
 static slm_status convert_tensor(run_state *st, const plan_entry *e, slm_error *err) {
@@ -170,10 +196,8 @@ static slm_status convert_tensor(run_state *st, const plan_entry *e, slm_error *
     int nth = slm_threadpool_n_threads(st->pool);
     convert_task c = {.t = t, .to = e->to, .n_per_row = t->ne[0], .im = st->p->imatrix};
     c.col = slm_awq_columns(st->awq, t->name, &c.col_imp);
-    float *gptq_u = NULL;
-    slm_status s = gptq_factor(st, e, c.col, &gptq_u, err);
+    slm_status s = gptq_factor(st, e, c.col, &c.gptq_u, err);
     if (s != SLM_OK) return s;
-    c.gptq_u = gptq_u;
     int64_t total_rows = (int64_t)(t->n_elements / (uint64_t)t->ne[0]);
     c.in_row_bytes = slm_type_row_bytes(t->type, t->ne[0]);
     c.out_row_bytes = slm_type_row_bytes(e->to, t->ne[0]);
@@ -195,7 +219,6 @@ static slm_status convert_tensor(run_state *st, const plan_entry *e, slm_error *
     }
     free(c.out);
     free(c.scratch);
-    free(gptq_u);
     return s;
 }
 
@@ -281,6 +304,7 @@ slm_status slm_quantize_file(const char *in_path, const char *out_path, const sl
     if (s == SLM_OK) s = write_all(&st, plan, n, sum, err);
     if (s == SLM_OK) s = slm_gguf_writer_finish(st.w, err);
     slm_gguf_writer_free(st.w); /* removes the temporary file unless finished */
+    for (int k = 0; k < 2; k++) free(st.gptq_cache[k].u);
     if (st.pool) slm_threadpool_free(st.pool);
     slm_awq_free(awq);
     free(plan);
