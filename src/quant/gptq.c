@@ -10,6 +10,7 @@
 #include "quant/fit.h"
 #include "quant/quant_rows.h"
 #include "runtime/error.h"
+#include "runtime/threadpool.h"
 #include "types/types.h"
 
 bool slm_gptq_supports(slm_type t) {
@@ -23,40 +24,78 @@ bool slm_gptq_supports(slm_type t) {
 }
 
 /* In place: the lower triangle of a (n x n) becomes L with a = L L^T
- * (the upper triangle is left as it was).  False when a is not positive
- * definite (numerically).  Right-looking: after column k is final, it is
- * subtracted from the rest of the lower triangle row by row, an inner loop
- * without a reduction that the compiler vectorizes; col is n doubles of
- * scratch holding column k contiguously. */
-static bool cholesky_lower(double *a, int64_t n, double *col) {
+ * (the upper triangle is left as it was).  Right-looking: once column k is
+ * final, it is subtracted from the rest of the lower triangle row by row,
+ * an inner loop without a reduction that the compiler vectorizes.  The
+ * rows of that update are shared out among the threads; every element gets
+ * the same operations in the same order whatever the split. */
+typedef struct chol_task {
+    double *a;
+    const double *col; /* column k of L, contiguous */
+    int64_t n, k;
+} chol_task;
+
+static void chol_update(void *arg, int ith, int nth) {
+    const chol_task *c = arg;
+    for (int64_t i = c->k + 1 + ith; i < c->n; i += nth) {
+        double *ai = c->a + i * c->n, lik = c->col[i];
+        for (int64_t j = c->k + 1; j <= i; j++) ai[j] -= lik * c->col[j];
+    }
+}
+
+/* False when a is not positive definite (numerically); col: n doubles. */
+static bool cholesky_lower(double *a, int64_t n, double *col, slm_threadpool *pool) {
+    chol_task c = {a, col, n, 0};
     for (int64_t k = 0; k < n; k++) {
         double d = a[k * n + k];
         if (!(d > 0)) return false;
         d = sqrt(d);
         a[k * n + k] = d;
         for (int64_t i = k + 1; i < n; i++) col[i] = a[i * n + k] /= d;
-        for (int64_t i = k + 1; i < n; i++) {
-            double *ai = a + i * n, lik = col[i];
-            for (int64_t j = k + 1; j <= i; j++) ai[j] -= lik * col[j];
-        }
+        c.k = k;
+        if (pool && n - k > 64) slm_threadpool_run(pool, chol_update, &c); /* small updates: not worth a wake-up */
+        else chol_update(&c, 0, 1);
     }
     return true;
 }
 
-/* m = l^-1 (lower triangular), one row at a time from the rows above it,
- * so every inner loop runs along contiguous rows. */
-static void invert_lower(const double *l, int64_t n, double *m) {
-    memset(m, 0, (size_t)(n * n) * sizeof *m);
-    for (int64_t i = 0; i < n; i++) {
-        double *mi = m + i * n; /* accumulates sum_k l_ik m_kc, then scaled */
-        const double *li = l + i * n;
-        for (int64_t k = 0; k < i; k++) {
-            const double *mk = m + k * n;
-            for (int64_t c = 0; c <= k; c++) mi[c] += li[k] * mk[c];
+/* m = l^-1 (lower triangular).  Column c of m depends only on column c of
+ * the rows above, so each thread takes whole groups of 16 columns (dealt
+ * round-robin: the left ones hold more work) and walks them down the rows,
+ * adding row k of m times l_ik into row i: contiguous, no reduction. */
+typedef struct inv_task {
+    const double *l;
+    double *m;
+    int64_t n;
+} inv_task;
+
+#define INV_COLS 16
+static void invert_cols(void *arg, int ith, int nth) {
+    const inv_task *t = arg;
+    int64_t n = t->n;
+    for (int64_t c0 = (int64_t)ith * INV_COLS; c0 < n; c0 += (int64_t)nth * INV_COLS) {
+        int64_t c1 = c0 + INV_COLS < n ? c0 + INV_COLS : n;
+        for (int64_t i = c0; i < n; i++) {
+            double *mi = t->m + i * n;
+            const double *li = t->l + i * n;
+            int64_t end = i < c1 ? i : c1; /* columns c0..end-1 lie left of the diagonal */
+            for (int64_t c = c0; c < end; c++) mi[c] = 0;
+            for (int64_t k = c0; k < i; k++) {
+                const double *mk = t->m + k * n;
+                int64_t hi = k + 1 < end ? k + 1 : end;
+                for (int64_t c = c0; c < hi; c++) mi[c] += li[k] * mk[c];
+            }
+            for (int64_t c = c0; c < end; c++) mi[c] = -mi[c] / li[i];
+            if (i < c1) mi[i] = 1.0 / li[i];
         }
-        for (int64_t c = 0; c < i; c++) mi[c] = -mi[c] / li[i];
-        mi[i] = 1.0 / li[i];
     }
+}
+
+static void invert_lower(const double *l, int64_t n, double *m, slm_threadpool *pool) {
+    memset(m, 0, (size_t)(n * n) * sizeof *m);
+    inv_task t = {l, m, n};
+    if (pool) slm_threadpool_run(pool, invert_cols, &t);
+    else invert_cols(&t, 0, 1);
 }
 
 /* H (n x n) from the sums, scaled for the AWQ multipliers, dead channels
@@ -80,8 +119,8 @@ static void build_h(const float *cov, float count, int64_t n, const float *col, 
     for (int64_t i = 0; i < n; i++) h[i * n + i] += damp * mean;
 }
 
-slm_status slm_gptq_factor(const float *cov_sums, float count, int64_t n, const float *col, float damp, float **out,
-                           slm_error *err) {
+slm_status slm_gptq_factor(const float *cov_sums, float count, int64_t n, const float *col, float damp,
+                           slm_threadpool *pool, float **out, slm_error *err) {
     *out = NULL;
     size_t nn = (size_t)(n * n);
     double *h = malloc(nn * sizeof *h), *rev = malloc(nn * sizeof *rev), *col_scratch = malloc((size_t)n * sizeof(double));
@@ -97,11 +136,11 @@ slm_status slm_gptq_factor(const float *cov_sums, float count, int64_t n, const 
         build_h(cov_sums, count, n, col, d, h);
         for (int64_t i = 0; i < n; i++)
             for (int64_t j = 0; j < n; j++) rev[i * n + j] = h[(n - 1 - i) * n + (n - 1 - j)];
-        ok = cholesky_lower(rev, n, col_scratch);
+        ok = cholesky_lower(rev, n, col_scratch, pool);
     }
     if (s == SLM_OK && !ok) s = slm_fail(err, SLM_E_INVALID, "gptq: the input covariance is not positive definite");
     if (s == SLM_OK) {
-        invert_lower(rev, n, h);
+        invert_lower(rev, n, h, pool);
         for (int64_t i = 0; i < n; i++)
             for (int64_t j = 0; j < n; j++) u[i * n + j] = j >= i ? (float)h[(n - 1 - i) * n + (n - 1 - j)] : 0.0f;
         *out = u, u = NULL;

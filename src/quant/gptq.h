@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "runtime/threadpool.h"
 #include "slm.h"
 
 /* Damping added to H's diagonal, as a fraction of its mean diagonal
@@ -35,9 +36,10 @@ bool slm_gptq_supports(slm_type t);
  * sums of x x^T over `count` tokens (imatrix.h, slm_imatrix_cov).  col: the
  * per-column multipliers applied to the weights before rounding (AWQ), or
  * NULL; the inputs are then divided by them.  Channels that never carried
- * any signal are decoupled.  *out is malloc'ed; free() it. */
-slm_status slm_gptq_factor(const float *cov_sums, float count, int64_t n, const float *col, float damp, float **out,
-                           slm_error *err);
+ * any signal are decoupled.  pool: worker threads, or NULL (same result
+ * either way).  *out is malloc'ed; free() it. */
+slm_status slm_gptq_factor(const float *cov_sums, float count, int64_t n, const float *col, float damp,
+                           slm_threadpool *pool, float **out, slm_error *err);
 
 /* Quantizes row x (n floats; overwritten with the corrected weights) into
  * dst as type t (slm_gptq_supports(t)), with column importances imatrix

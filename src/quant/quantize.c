@@ -182,7 +182,7 @@ static slm_status gptq_factor(run_state *st, const plan_entry *e, const float *c
         }
     }
     float damp = st->p->gptq_damp > 0 ? st->p->gptq_damp : SLM_GPTQ_DAMP, *fresh = NULL;
-    slm_status s = slm_gptq_factor(cov, count, n, col, damp, &fresh, err);
+    slm_status s = slm_gptq_factor(cov, count, n, col, damp, st->pool, &fresh, err);
     if (s != SLM_OK) return s;
     free(st->gptq_cache[1].u); /* the older one goes */
     st->gptq_cache[1] = st->gptq_cache[0];

@@ -193,7 +193,7 @@ static void test_feedback_lowers_output_error(void **state) {
 
     float *u = NULL;
     slm_error err;
-    SLM_ASSERT_OK(slm_gptq_factor(cov, N_X, N_IN, NULL, SLM_GPTQ_DAMP, &u, &err), &err);
+    SLM_ASSERT_OK(slm_gptq_factor(cov, N_X, N_IN, NULL, SLM_GPTQ_DAMP, NULL, &u, &err), &err);
     static const slm_type types[] = {SLM_TYPE_Q4_0, SLM_TYPE_Q4_1, SLM_TYPE_Q5_0, SLM_TYPE_Q5_1,
                                      SLM_TYPE_Q8_0, SLM_TYPE_Q4_K, SLM_TYPE_Q5_K, SLM_TYPE_Q6_K};
     for (size_t k = 0; k < sizeof types / sizeof *types; k++) {
@@ -237,7 +237,7 @@ static void test_factor_is_inverse_cholesky(void **state) {
         }
     float *u = NULL;
     slm_error err;
-    SLM_ASSERT_OK(slm_gptq_factor(cov, 2.0f, N, NULL, 0.0f, &u, &err), &err);
+    SLM_ASSERT_OK(slm_gptq_factor(cov, 2.0f, N, NULL, 0.0f, NULL, &u, &err), &err);
     for (int i = 0; i < N; i++)
         for (int j = 0; j < N; j++) {
             if (j < i) assert_true(u[i * N + j] == 0.0f);
@@ -255,8 +255,8 @@ static void test_factor_is_inverse_cholesky(void **state) {
     for (int i = 0; i < N; i++)
         for (int j = 0; j < N; j++) scaled[i * N + j] = cov[i * N + j] / (col[i] * col[j]);
     free(u);
-    SLM_ASSERT_OK(slm_gptq_factor(cov, 2.0f, N, col, 0.01f, &u, &err), &err);
-    SLM_ASSERT_OK(slm_gptq_factor(scaled, 2.0f, N, NULL, 0.01f, &u2, &err), &err);
+    SLM_ASSERT_OK(slm_gptq_factor(cov, 2.0f, N, col, 0.01f, NULL, &u, &err), &err);
+    SLM_ASSERT_OK(slm_gptq_factor(scaled, 2.0f, N, NULL, 0.01f, NULL, &u2, &err), &err);
     for (int i = 0; i < N * N; i++) assert_float_equal(u[i], u2[i], 1e-5 * (1 + fabsf(u2[i])));
     free(u);
     free(u2);
