@@ -215,6 +215,14 @@ static void test_feedback_lowers_output_error(void **state) {
         free(fed);
     }
     assert_false(slm_gptq_supports(SLM_TYPE_IQ4_NL));
+    /* the factor does not depend on the threads computing it */
+    slm_threadpool *pool = slm_threadpool_new(3);
+    assert_non_null(pool);
+    float *u3 = NULL;
+    SLM_ASSERT_OK(slm_gptq_factor(cov, N_X, N_IN, NULL, SLM_GPTQ_DAMP, pool, &u3, &err), &err);
+    assert_memory_equal(u, u3, sizeof(float) * N_IN * N_IN);
+    slm_threadpool_free(pool);
+    free(u3);
     free(u);
     free(x);
     free(cov);
