@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "types/dot.h"
+#include "types/kquants.h"
 #include "types/simd_avx2.h"
 #include "types/types.h"
 
@@ -66,14 +67,25 @@ INLINE q32_layout layout_of(slm_type type) {
     case SLM_TYPE_Q4_1: return (q32_layout){20, 36, true, 0};
     case SLM_TYPE_Q5_0: return (q32_layout){22, 34, false, 16};
     case SLM_TYPE_Q5_1: return (q32_layout){24, 36, true, 0};
+    case SLM_TYPE_IQ4_NL: return (q32_layout){18, 34, false, 0};
     default: return (q32_layout){34, 34, false, 0}; /* Q8_0 */
     }
 }
 
-/* The 32 weights of a block as bytes: signed for Q8_0, the stored unsigned
- * values for the others (the _0 types' offset is taken off later). */
+/* Q8_0 and IQ4_NL weights are signed bytes, the others' stored values unsigned. */
+INLINE bool signed_q32(slm_type type) { return type == SLM_TYPE_Q8_0 || type == SLM_TYPE_IQ4_NL; }
+
+/* IQ4_NL's 16 codebook values in both 128-bit lanes, for shuffle lookups by nibble. */
+INLINE __m256i iq4_nl_book(void) {
+    return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)slm_iq4nl_values));
+}
+
+/* The 32 weights of a block as bytes: signed for Q8_0 and IQ4_NL (the
+ * codebook values), the stored unsigned values for the others (the _0
+ * types' offset is taken off later). */
 INLINE __m256i unpack_q32(slm_type type, const uint8_t *b) {
     switch (type) {
+    case SLM_TYPE_IQ4_NL: return _mm256_shuffle_epi8(iq4_nl_book(), nibbles_to_bytes(b + 2));
     case SLM_TYPE_Q4_0: return nibbles_to_bytes(b + 2);
     case SLM_TYPE_Q4_1: return nibbles_to_bytes(b + 4);
     case SLM_TYPE_Q5_0: {
@@ -140,7 +152,7 @@ INLINE void tile_q32(slm_type type, const slm_gemm_args *g, int64_t r, int64_t t
         UNROLL for (int i = 0; i < R; i++) {
             wb[i] = w + (uint64_t)i * g->w_stride + (uint64_t)ib * L.block_bytes;
             wq[i] = unpack_q32(type, wb[i]);
-            wabs[i] = type == SLM_TYPE_Q8_0 ? _mm256_sign_epi8(wq[i], wq[i]) : wq[i];
+            wabs[i] = signed_q32(type) ? _mm256_sign_epi8(wq[i], wq[i]) : wq[i];
         }
         UNROLL for (int j = 0; j < T; j++) ab[j] = a + (uint64_t)j * g->a_stride + (uint64_t)ib * L.act_bytes;
         UNROLL for (int p = P; p < 16; p++) part[p] = _mm256_setzero_si256();
@@ -148,7 +160,7 @@ INLINE void tile_q32(slm_type type, const slm_gemm_args *g, int64_t r, int64_t t
             __m256i av = _mm256_loadu_si256((const __m256i *)(const void *)(ab[j] + off));
             __m256i a_off = L.offset ? _mm256_maddubs_epi16(_mm256_set1_epi8((char)L.offset), av) : _mm256_setzero_si256();
             UNROLL for (int i = 0; i < R; i++)
-                part[i * T + j] = dot_bytes(type != SLM_TYPE_Q8_0, wq[i], wabs[i], av, a_off);
+                part[i * T + j] = dot_bytes(!signed_q32(type), wq[i], wabs[i], av, a_off);
         }
         __m256 d[2], ms[2];
         pair_scales(wb, ab, 0, R, T, d);
@@ -300,26 +312,38 @@ static int64_t chunk_tokens(const slm_gemm_args *g) {
     return c < 8 ? 8 : c > 32 ? 32 : c;
 }
 
-/* Q8_0 x Q8_0, 8 rows x T tokens: signed x signed through |w| and the
- * token's bytes with w's signs; one madd per group (two groups' int16 sums
- * could overflow). */
-INLINE void tile_x8_q8_0(const slm_gemm_args *g, int64_t r, int64_t t, int T) {
+/* Q8_0 or IQ4_NL x Q8_0, 8 rows x T tokens: signed x signed through |w| and
+ * the token's bytes with w's signs; one madd per group (two groups' int16
+ * sums could overflow).  IQ4_NL's nibbles are transposed like Q4_0's and then
+ * looked up in its codebook. */
+INLINE void tile_x8_signed(slm_type type, const slm_gemm_args *g, int64_t r, int64_t t, int T) {
+    const int block_bytes = layout_of(type).block_bytes;
     const __m256i ones = _mm256_set1_epi16(1);
     const uint8_t *w = g->w + (uint64_t)r * g->w_stride;
     const uint8_t *a = (const uint8_t *)g->a + (uint64_t)t * g->a_stride;
     __m256 acc[8];
     UNROLL for (int j = 0; j < T; j++) acc[j] = _mm256_setzero_ps();
     for (int64_t ib = 0; ib < g->n / 32; ib++) {
-        prefetch_next_tile(g, w, 8, ib, 34); /* few tokens: the weights stream from memory */
+        prefetch_next_tile(g, w, 8, ib, block_bytes); /* few tokens: the weights stream from memory */
         const uint8_t *wb[8], *lo[8], *hi[8];
         UNROLL for (int i = 0; i < 8; i++) {
-            wb[i] = w + (uint64_t)i * g->w_stride + (uint64_t)ib * 34;
+            wb[i] = w + (uint64_t)i * g->w_stride + (uint64_t)ib * block_bytes;
             lo[i] = wb[i] + 2;
             hi[i] = wb[i] + 18;
         }
         __m256i wq[8], wabs[8];
-        transpose_8x16(lo, wq);
-        transpose_8x16(hi, wq + 4);
+        if (type == SLM_TYPE_IQ4_NL) {
+            const __m256i book = iq4_nl_book(), m4 = _mm256_set1_epi8(0x0f);
+            __m256i v[4];
+            transpose_8x16(lo, v);
+            UNROLL for (int k = 0; k < 4; k++) {
+                wq[k] = _mm256_shuffle_epi8(book, _mm256_and_si256(v[k], m4));
+                wq[k + 4] = _mm256_shuffle_epi8(book, _mm256_and_si256(_mm256_srli_epi16(v[k], 4), m4));
+            }
+        } else {
+            transpose_8x16(lo, wq);
+            transpose_8x16(hi, wq + 4);
+        }
         UNROLL for (int k = 0; k < 8; k++) wabs[k] = _mm256_sign_epi8(wq[k], wq[k]);
         const __m256 dw = scales_8(wb, 0);
         UNROLL for (int j = 0; j < T; j++) {
@@ -336,19 +360,20 @@ INLINE void tile_x8_q8_0(const slm_gemm_args *g, int64_t r, int64_t t, int T) {
 
 /* The 8-rows-in-lanes tile of a type (off8: Q4_0's or Q5_0's block sums of token t on). */
 INLINE void tile_x8(slm_type type, const slm_gemm_args *g, int64_t r, int64_t t, int T, const int32_t *off8) {
-    if (type == SLM_TYPE_Q8_0) tile_x8_q8_0(g, r, t, T);
+    if (signed_q32(type)) tile_x8_signed(type, g, r, t, T);
     else tile_x8_q32(type, g, r, t, T, off8);
 }
 
-/* The blocks of 32 (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0) for rows [r0, r1) x
- * tokens [t0, t1): tokens in chunks (chunk_tokens), the _0 types' block sums
- * of a chunk in row_buf, 8 rows x 8, 4 or 1 tokens per tile; the rows that do
- * not fill a tile of 8 take tile_q32's single pairs.  One Q8_0 token takes
- * tile_q32's 8 x 1 tiles instead: for it the transposed tile is slower
+/* The blocks of 32 (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL) for rows [r0, r1)
+ * x tokens [t0, t1): tokens in chunks (chunk_tokens), the _0 types' block
+ * sums of a chunk in row_buf, 8 rows x 8, 4 or 1 tokens per tile; the rows
+ * that do not fill a tile of 8 take tile_q32's single pairs.  One Q8_0 token
+ * takes tile_q32's 8 x 1 tiles instead: for it the transposed tile is slower
  * (single thread, in cache, 21 against 26 GMAC/s); for the 4- and 5-bit
  * types it is faster (Q4_0 31 against 21, Q5_0 16 against 12; streaming from
- * memory 24 against 19 and 17 against 13).  For prompts the transposed tiles
- * gave 1.7-1.9x the 4 x 4 pair tiles on Q4_1, Q5_0 and Q5_1. */
+ * memory 24 against 19 and 17 against 13) and for IQ4_NL as fast as the
+ * pair tiles (17 against 15 for tile_q32).  For prompts the transposed tiles
+ * gave 1.7-1.9x the 4 x 4 pair tiles on Q4_1, Q5_0 and Q5_1, 1.5x on IQ4_NL. */
 INLINE void gemm_x8(slm_type type, const slm_gemm_args *g, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
     int64_t r = r0;
     if (t1 - t0 == 1 && type == SLM_TYPE_Q8_0) {
@@ -539,6 +564,10 @@ static void gemm_q5_1(const slm_gemm_args *g, int64_t r0, int64_t r1, int64_t t0
     gemm_x8(SLM_TYPE_Q5_1, g, r0, r1, t0, t1);
 }
 
+static void gemm_iq4_nl(const slm_gemm_args *g, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+    gemm_x8(SLM_TYPE_IQ4_NL, g, r0, r1, t0, t1);
+}
+
 /* Prompt tiles for the others: 4 x 2 for Q6_K, 3 x 4 for the float types
  * (12 accumulators, 3 weight vectors and one token vector fill the 16
  * registers; with FMA 38 against 29 GMAC/s for 4 x 2 on F16; 4 x 3 spills). */
@@ -624,6 +653,7 @@ void slm_kernels_avx2(slm_kernels *k) {
     k->convert[SLM_TYPE_F16] = convert_f16;
     slm_kernels_avx2_q45k(k);
     slm_kernels_avx2_q23k_iq4(k);
+    k->gemm[SLM_TYPE_IQ4_NL] = gemm_iq4_nl;
 }
 
 #endif /* __x86_64__ */

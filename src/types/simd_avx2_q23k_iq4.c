@@ -1,6 +1,7 @@
-/* simd_avx2_q23k_iq4.c - AVX2 kernels for Q2_K, Q3_K, IQ4_XS (Q8_K
- * activations) and IQ4_NL (Q8_0 activations); built with the flags of
- * simd_avx2.c and called from its slm_kernels_avx2.
+/* simd_avx2_q23k_iq4.c - AVX2 kernels for Q2_K, Q3_K and IQ4_XS (Q8_K
+ * activations); built with the flags of simd_avx2.c and called from its
+ * slm_kernels_avx2.  (IQ4_NL, a block of 32 with Q8_0 activations, is one of
+ * simd_avx2.c's blocks of 32.)
  *
  * Bit for bit the scalar reference of kquants.c: the integer sum of a block
  * (sub-block scales applied in integer) is exact in any order; its 8 int32
@@ -231,69 +232,20 @@ INLINE void tile_k(slm_type type, const slm_gemm_args *g, int64_t r, int64_t t, 
     store_pairs(acc, R, T, g, r, t);
 }
 
-/* ---- IQ4_NL: blocks of 32 with Q8_0 activations --------------------------------- */
-
-/* The 32 codebook values of a block: 16 bytes in both lanes, lane 1 shifted
- * to its high nibbles, then looked up. */
-INLINE __m256i iq4_nl_weights(const uint8_t *qs, __m256i book) {
-    const __m256i b = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)qs));
-    const __m256i n = _mm256_and_si256(_mm256_srlv_epi64(b, _mm256_setr_epi64x(0, 0, 4, 4)), _mm256_set1_epi8(0x0f));
-    return _mm256_shuffle_epi8(book, n);
-}
-
-/* One tile of R rows x T tokens (up to 16 pairs); per pair and block the
- * reference's sum += (d_a * d_w) * isum. */
-INLINE void tile_iq4_nl(const slm_gemm_args *g, int64_t r, int64_t t, int R, int T) {
-    const int P = R * T;
-    const __m256i book = iq4_codebook(), ones = _mm256_set1_epi16(1);
-    const uint8_t *w = g->w + (uint64_t)r * g->w_stride;
-    const uint8_t *a = (const uint8_t *)g->a + (uint64_t)t * g->a_stride;
-    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-    for (int64_t ib = 0; ib < g->n / 32; ib++) {
-        if (T == 1 && R == 8) prefetch_next_tile(g, w, R, ib, 18);
-        const uint8_t *wb[8], *ab[8];
-        __m256i wq[8], wabs[8], part[16];
-        uint16_t dw[16] = {0}, da[16] = {0};
-        UNROLL for (int i = 0; i < R; i++) {
-            wb[i] = w + (uint64_t)i * g->w_stride + (uint64_t)ib * 18;
-            wq[i] = iq4_nl_weights(wb[i] + 2, book);
-            wabs[i] = _mm256_sign_epi8(wq[i], wq[i]);
-        }
-        UNROLL for (int j = 0; j < T; j++) ab[j] = a + (uint64_t)j * g->a_stride + (uint64_t)ib * 34;
-        UNROLL for (int p = P; p < 16; p++) part[p] = _mm256_setzero_si256();
-        UNROLL for (int j = 0; j < T; j++) {
-            const __m256i av = load256(ab[j] + 2);
-            UNROLL for (int i = 0; i < R; i++) {
-                part[i * T + j] = _mm256_madd_epi16(_mm256_maddubs_epi16(wabs[i], _mm256_sign_epi8(av, wq[i])), ones);
-                dw[i * T + j] = u16_at(wb[i]);
-                da[i * T + j] = u16_at(ab[j]);
-            }
-        }
-        UNROLL for (int h = 0; h < (P + 7) / 8; h++) {
-            __m256 d = _mm256_mul_ps(f16x8(da + 8 * h), f16x8(dw + 8 * h));
-            acc[h] = _mm256_add_ps(acc[h], _mm256_mul_ps(d, _mm256_cvtepi32_ps(sum_lanes_8(part + 8 * h))));
-        }
-    }
-    store_pairs(acc, R, T, g, r, t);
-}
-
 /* ---- tiling (DEFINE_GEMM, simd_avx2.h) -------------------------------------------- */
 
 #define Q2_K_TILE(g, r, t, R, T) tile_k(SLM_TYPE_Q2_K, g, r, t, R, T)
 #define Q3_K_TILE(g, r, t, R, T) tile_k(SLM_TYPE_Q3_K, g, r, t, R, T)
 #define IQ4_XS_TILE(g, r, t, R, T) tile_k(SLM_TYPE_IQ4_XS, g, r, t, R, T)
-#define IQ4_NL_TILE(g, r, t, R, T) tile_iq4_nl(g, r, t, R, T)
 
 DEFINE_GEMM(gemm_q2_K, Q2_K_TILE, 4, 4)
 DEFINE_GEMM(gemm_q3_K, Q3_K_TILE, 4, 4)
 DEFINE_GEMM(gemm_iq4_xs, IQ4_XS_TILE, 4, 4)
-DEFINE_GEMM(gemm_iq4_nl, IQ4_NL_TILE, 4, 4)
 
 void slm_kernels_avx2_q23k_iq4(slm_kernels *k) {
     k->gemm[SLM_TYPE_Q2_K] = gemm_q2_K;
     k->gemm[SLM_TYPE_Q3_K] = gemm_q3_K;
     k->gemm[SLM_TYPE_IQ4_XS] = gemm_iq4_xs;
-    k->gemm[SLM_TYPE_IQ4_NL] = gemm_iq4_nl;
 }
 
 #endif /* __x86_64__ */
