@@ -545,28 +545,17 @@ INLINE void tile_float(slm_type type, const slm_gemm_args *g, int64_t r, int64_t
 #define F16_TILE(g, r, t, R, T) tile_float(SLM_TYPE_F16, g, r, t, R, T)
 #define BF16_TILE(g, r, t, R, T) tile_float(SLM_TYPE_BF16, g, r, t, R, T)
 
-static void gemm_q4_0(const slm_gemm_args *g, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
-    gemm_x8(SLM_TYPE_Q4_0, g, r0, r1, t0, t1);
-}
-
-static void gemm_q8_0(const slm_gemm_args *g, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
-    gemm_x8(SLM_TYPE_Q8_0, g, r0, r1, t0, t1);
-}
-static void gemm_q4_1(const slm_gemm_args *g, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
-    gemm_x8(SLM_TYPE_Q4_1, g, r0, r1, t0, t1);
-}
-
-static void gemm_q5_0(const slm_gemm_args *g, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
-    gemm_x8(SLM_TYPE_Q5_0, g, r0, r1, t0, t1);
-}
-
-static void gemm_q5_1(const slm_gemm_args *g, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
-    gemm_x8(SLM_TYPE_Q5_1, g, r0, r1, t0, t1);
-}
-
-static void gemm_iq4_nl(const slm_gemm_args *g, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
-    gemm_x8(SLM_TYPE_IQ4_NL, g, r0, r1, t0, t1);
-}
+/* The blocks of 32: one gemm_x8 walker, one entry per type. */
+#define DEFINE_GEMM_X8(NAME, TYPE)                                                             \
+    static void NAME(const slm_gemm_args *g, int64_t r0, int64_t r1, int64_t t0, int64_t t1) { \
+        gemm_x8(TYPE, g, r0, r1, t0, t1);                                                      \
+    }
+DEFINE_GEMM_X8(gemm_q4_0, SLM_TYPE_Q4_0)
+DEFINE_GEMM_X8(gemm_q4_1, SLM_TYPE_Q4_1)
+DEFINE_GEMM_X8(gemm_q5_0, SLM_TYPE_Q5_0)
+DEFINE_GEMM_X8(gemm_q5_1, SLM_TYPE_Q5_1)
+DEFINE_GEMM_X8(gemm_q8_0, SLM_TYPE_Q8_0)
+DEFINE_GEMM_X8(gemm_iq4_nl, SLM_TYPE_IQ4_NL)
 
 /* Prompt tiles for the others: 4 x 2 for Q6_K, 3 x 4 for the float types
  * (12 accumulators, 3 weight vectors and one token vector fill the 16
