@@ -15,6 +15,7 @@
 #include "cli/cli.h"
 #include "model/context.h"
 #include "quant/imatrix_collect.h"
+#include "runtime/threadpool.h"
 #include "slm.h"
 
 static void usage(FILE *out) {
@@ -153,8 +154,13 @@ int slm_cmd_imatrix(int argc, char **argv) {
         slm_model_free(m);
         return 1;
     }
-    if (o.covariance) slm_imatrix_collector_set_covariance(col, SLM_IMATRIX_COV_MAX_N_IN);
-    rc = collect(&o, m, col);
+    int n_threads = o.n_threads > 0 ? (int)o.n_threads : slm_cpu_count();
+    if (o.covariance && slm_imatrix_collector_set_covariance(col, SLM_IMATRIX_COV_MAX_N_IN, n_threads, &err) != SLM_OK) {
+        fprintf(stderr, "slm imatrix: %s\n", err.message);
+        rc = 1;
+    } else {
+        rc = collect(&o, m, col);
+    }
     slm_imatrix_collector_free(col);
     slm_model_free(m);
     return rc;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "runtime/error.h"
+#include "runtime/threadpool.h"
 
 typedef struct collect_entry {
     char *name;
@@ -25,9 +26,16 @@ struct slm_imatrix_collector {
     char failure[256];
     int64_t cov_max_n_in; /* 0: no covariances */
     uint64_t n_skipped_cov;
+    slm_threadpool *pool; /* for the covariance sums, or NULL */
 };
 
-void slm_imatrix_collector_set_covariance(slm_imatrix_collector *c, int64_t max_n_in) { c->cov_max_n_in = max_n_in; }
+slm_status slm_imatrix_collector_set_covariance(slm_imatrix_collector *c, int64_t max_n_in, int n_threads,
+                                               slm_error *err) {
+    c->cov_max_n_in = max_n_in;
+    if (n_threads > 1 && !c->pool && !(c->pool = slm_threadpool_new(n_threads)))
+        return slm_fail(err, SLM_E_NOMEM, "imatrix: cannot start %d threads", n_threads);
+    return SLM_OK;
+}
 
 uint64_t slm_imatrix_collector_n_skipped_cov(const slm_imatrix_collector *c) { return c->n_skipped_cov; }
 
@@ -44,6 +52,7 @@ void slm_imatrix_collector_free(slm_imatrix_collector *c) {
         free(c->e[i].cov);
     }
     free(c->e);
+    if (c->pool) slm_threadpool_free(c->pool);
     free(c);
 }
 
@@ -88,16 +97,25 @@ static collect_entry *add(slm_imatrix_collector *c, const char *name, int64_t n_
 /* cov += sum over the tokens of x x^T, upper triangle (the rest follows by
  * symmetry).  A few rows of cov at a time take every token's update, so
  * that they stay in cache while the tokens stream past (token by token, a
- * wide input's whole matrix would go through memory once per token).  Each
- * sum still adds the tokens in order. */
+ * wide input's whole matrix would go through memory once per token).  The
+ * groups of rows are dealt round-robin to the threads; each sum still adds
+ * the tokens in order, so the result is the same for any thread count. */
 #define COV_ROWS 8
-static void add_outer(double *cov, const float *x, int64_t n, int64_t n_tokens) {
-    for (int64_t i0 = 0; i0 < n; i0 += COV_ROWS) {
+typedef struct outer_task {
+    double *cov;
+    const float *x;
+    int64_t n, n_tokens;
+} outer_task;
+
+static void add_outer(void *arg, int ith, int nth) {
+    const outer_task *o = arg;
+    int64_t n = o->n;
+    for (int64_t i0 = (int64_t)ith * COV_ROWS; i0 < n; i0 += (int64_t)nth * COV_ROWS) {
         int64_t i1 = i0 + COV_ROWS < n ? i0 + COV_ROWS : n;
-        for (int64_t t = 0; t < n_tokens; t++) {
-            const float *row = x + t * n;
+        for (int64_t t = 0; t < o->n_tokens; t++) {
+            const float *row = o->x + t * n;
             for (int64_t i = i0; i < i1; i++) {
-                double xi = row[i], *ci = cov + i * n;
+                double xi = row[i], *ci = o->cov + i * n;
                 for (int64_t j = i; j < n; j++) ci[j] += xi * row[j];
             }
         }
@@ -120,7 +138,11 @@ void slm_imatrix_observe(void *collector, const char *name, const float *x, int6
         const float *row = x + t * n_in;
         for (int64_t i = 0; i < n_in; i++) e->sum2[i] += (double)row[i] * row[i];
     }
-    if (e->cov) add_outer(e->cov, x, n_in, n_tokens);
+    if (e->cov) {
+        outer_task o = {e->cov, x, n_in, n_tokens};
+        if (c->pool) slm_threadpool_run(c->pool, add_outer, &o);
+        else add_outer(&o, 0, 1);
+    }
     e->count += n_tokens;
 }
 

@@ -21,10 +21,12 @@ slm_status slm_imatrix_collector_new(slm_imatrix_collector **out, slm_error *err
  * full n_in x n_in sum of x x^T (what `slm quantize --gptq` needs), written
  * as "NAME.in_cov" F32 [n_in, n_in] next to NAME.in_sum2.  Wider inputs get
  * only the diagonal (counted by slm_imatrix_collector_n_skipped_cov).
- * Memory while collecting: n_in^2 doubles per matrix.  Call before the
- * first observation. */
+ * Memory while collecting: n_in^2 doubles per matrix.  The sums are added
+ * by n_threads threads of the collector's own (the same sums for any
+ * count).  Call before the first observation. */
 #define SLM_IMATRIX_COV_MAX_N_IN 4096 /* 64 MiB as F32 */
-void slm_imatrix_collector_set_covariance(slm_imatrix_collector *c, int64_t max_n_in);
+slm_status slm_imatrix_collector_set_covariance(slm_imatrix_collector *c, int64_t max_n_in, int n_threads,
+                                               slm_error *err);
 uint64_t slm_imatrix_collector_n_skipped_cov(const slm_imatrix_collector *c);
 void slm_imatrix_collector_free(slm_imatrix_collector *c);
 

@@ -23,6 +23,19 @@
 
 /* ---- covariance collection ------------------------------------------- */
 
+static unsigned char *read_all(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc(*n);
+    assert_int_equal(fread(b, 1, *n, f), *n);
+    fclose(f);
+    return b;
+}
+
+
 /* Forwards to the collector and keeps its own full sums of x x^T for one
  * matrix, computed the plain way. */
 typedef struct spy {
@@ -30,6 +43,7 @@ typedef struct spy {
     const char *name;
     int64_t n_in;
     double *cov;
+    int n_threads; /* the collector's, for the covariance sums */
 } spy;
 
 static void spy_observe(void *user, const char *name, const float *x, int64_t n_in, int64_t n_tokens) {
@@ -61,7 +75,7 @@ static void collect(const char *model_path, const char *im_path, spy *s) {
     slm_model *m = NULL;
     SLM_ASSERT_OK(slm_model_load(model_path, &m, &err), &err);
     SLM_ASSERT_OK(slm_imatrix_collector_new(&s->col, &err), &err);
-    slm_imatrix_collector_set_covariance(s->col, SLM_IMATRIX_COV_MAX_N_IN);
+    SLM_ASSERT_OK(slm_imatrix_collector_set_covariance(s->col, SLM_IMATRIX_COV_MAX_N_IN, s->n_threads, &err), &err);
     slm_context_params cp = slm_context_default_params();
     cp.n_ctx = 64;
     cp.n_threads = 2;
@@ -87,7 +101,7 @@ static void test_covariance_matches_direct_sums(void **state) {
     char *dir = slm_test_tmpdir(), im_path[512];
     const char *model = tiny_model(dir, "tiny.gguf");
     snprintf(im_path, sizeof im_path, "%s/im.gguf", dir);
-    spy s = {.name = "blk.1.ffn_down.weight"};
+    spy s = {.name = "blk.1.ffn_down.weight", .n_threads = 3};
     collect(model, im_path, &s);
     assert_non_null(s.cov);
     int64_t n = s.n_in;
@@ -118,6 +132,19 @@ static void test_covariance_matches_direct_sums(void **state) {
     slm_imatrix_free(im);
     slm_imatrix_collector_free(s.col);
     free(s.cov);
+
+    /* one thread adds the same sums */
+    char im1_path[512];
+    snprintf(im1_path, sizeof im1_path, "%s/im1.gguf", dir);
+    spy s1 = {.name = "none", .n_threads = 1};
+    collect(model, im1_path, &s1);
+    slm_imatrix_collector_free(s1.col);
+    size_t n3 = 0, n1 = 0;
+    unsigned char *b3 = read_all(im_path, &n3), *b1 = read_all(im1_path, &n1);
+    assert_int_equal(n3, n1);
+    assert_memory_equal(b3, b1, n1);
+    free(b3);
+    free(b1);
     slm_test_rmtree(dir);
     free(dir);
 }
@@ -127,7 +154,7 @@ static void test_wide_inputs_skip_covariance(void **state) {
     slm_imatrix_collector *c = NULL;
     slm_error err;
     SLM_ASSERT_OK(slm_imatrix_collector_new(&c, &err), &err);
-    slm_imatrix_collector_set_covariance(c, 4);
+    SLM_ASSERT_OK(slm_imatrix_collector_set_covariance(c, 4, 1, &err), &err);
     float x[8] = {1, 2, 3, 4, 5, 6, 7, 8};
     slm_imatrix_observe(c, "narrow.weight", x, 4, 2);
     slm_imatrix_observe(c, "wide.weight", x, 8, 1);
@@ -374,17 +401,6 @@ static void test_bad_covariance_refused(void **state) {
     free(dir);
 }
 
-static unsigned char *read_all(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc(*n);
-    assert_int_equal(fread(b, 1, *n, f), *n);
-    fclose(f);
-    return b;
-}
 
 static void test_gptq_file_same_for_any_thread_count(void **state) {
     (void)state;
