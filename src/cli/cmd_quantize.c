@@ -126,6 +126,10 @@ static int parse_args(int argc, char **argv, options *o) {
         fprintf(stderr, "slm quantize: --awq needs --imatrix FILE (the scales come from the importances)\n");
         return 1;
     }
+    if (o->qp.gptq_damp > 0 && !o->qp.gptq) {
+        fprintf(stderr, "slm quantize: --gptq-damp only applies with --gptq\n");
+        return 1;
+    }
     if (o->qp.gptq && !o->imatrix) {
         fprintf(stderr, "slm quantize: --gptq needs --imatrix FILE with input covariances (slm imatrix --covariance)\n");
         return 1;

@@ -68,6 +68,7 @@ expect_fail() { # WHAT PATTERN ARGS...
 expect_fail "--gptq without --imatrix" "needs --imatrix" --gptq
 expect_fail "--gptq with a diagonal imatrix" "imatrix --covariance" --gptq --imatrix "$TMP/diag.gguf"
 expect_fail "bad --gptq-damp" "gptq-damp" --gptq --imatrix "$IM" --gptq-damp x
+expect_fail "--gptq-damp without --gptq" "only applies with --gptq" --imatrix "$IM" --gptq-damp 0.1
 
 [ $FAILS -eq 0 ] && echo "all gptq CLI tests passed"
 [ $FAILS -eq 0 ]
