@@ -17,3 +17,13 @@ require_data() {
         fi
     done
 }
+
+# stories_calibration FILE: a short calibration text for stories260K (the
+# imatrix tests), twelve lines in the style of its training stories.
+stories_calibration() {
+    local i
+    for i in 1 2 3 4 5 6; do
+        echo "Once upon a time, there was a little girl named Lily. She loved to play outside in the sun with her dog."
+        echo "One day, Tom went to the park with his mom. He saw a big red ball and wanted to play with it."
+    done >"$1"
+}

@@ -17,10 +17,7 @@ trap 'chmod -R u+w "$TMP"; rm -rf "$TMP"' EXIT
 FAILS=0
 fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
 
-for i in 1 2 3 4 5 6; do
-    echo "Once upon a time, there was a little girl named Lily. She loved to play outside in the sun with her dog."
-    echo "One day, Tom went to the park with his mom. He saw a big red ball and wanted to play with it."
-done >"$TMP/calib.txt"
+stories_calibration "$TMP/calib.txt"
 
 # --- collect, then quantize with it -----------------------------------------
 IM=$TMP/im.gguf
