@@ -10,12 +10,14 @@
  *
  * Input: byte 0 picks the vocabulary, byte 1 the flags (add_special,
  * parse_special), the rest is the text.  Every token is also turned back
- * into text through the streaming detokenizer, as the server does. */
+ * into text through the streaming detokenizer and the server's string
+ * buffer, as the server does. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/strbuf.h"
 #include "slm.h"
 
 static const char *const FILES[] = {
@@ -51,21 +53,19 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     return 0;
 }
 
+/* The tokens back to text through the server's own path (strbuf.c's
+ * sb_append_token grows its buffer to the size slm_detok_push asks for). */
 static void detokenize(const slm_vocab *v, const slm_token *ids, size_t n) {
+    strbuf text;
+    sb_init(&text);
     slm_detok d;
     slm_detok_init(&d, true);
-    char small[8];
-    for (size_t i = 0; i < n; i++) {
-        size_t need = slm_detok_push(&d, v, ids[i], small, sizeof small);
-        if (need > sizeof small) {
-            char *big = malloc(need);
-            if (!big) abort();
-            if (slm_detok_push(&d, v, ids[i], big, need) > need) abort(); /* the size it asked for must do */
-            free(big);
-        }
-    }
+    for (size_t i = 0; i < n; i++) sb_append_token(&text, &d, v, ids[i]);
     char tail[4];
-    if (slm_detok_flush(&d, tail, sizeof tail) > sizeof tail) abort();
+    size_t k = slm_detok_flush(&d, tail, sizeof tail);
+    if (k > sizeof tail) abort(); /* 4 bytes always do */
+    sb_append(&text, tail, k);
+    sb_free(&text);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
