@@ -105,26 +105,26 @@ slm_status slm_imatrix_load(const char *path, slm_imatrix **out, slm_error *err)
     return SLM_OK;
 }
 
-const float *slm_imatrix_get(const slm_imatrix *m, const char *name, int64_t n_in, int64_t mat) {
-    if (!m) return NULL;
-    for (uint64_t i = 0; i < m->n; i++) {
-        const im_entry *e = &m->e[i];
-        if (strcmp(e->name, name) != 0 || e->n_in != n_in) continue;
-        if (e->n_mat == 1) return e->values;
-        return mat < e->n_mat ? e->values + mat * n_in : NULL;
-    }
+/* The entry of matrix `name` with n_in inputs (tensor names are unique in a
+ * GGUF file, so there is at most one). */
+static const im_entry *find(const slm_imatrix *m, const char *name, int64_t n_in) {
+    for (uint64_t i = 0; m && i < m->n; i++)
+        if (strcmp(m->e[i].name, name) == 0 && m->e[i].n_in == n_in) return &m->e[i];
     return NULL;
 }
 
+const float *slm_imatrix_get(const slm_imatrix *m, const char *name, int64_t n_in, int64_t mat) {
+    const im_entry *e = find(m, name, n_in);
+    if (!e) return NULL;
+    if (e->n_mat == 1) return e->values;
+    return mat < e->n_mat ? e->values + mat * n_in : NULL;
+}
+
 const float *slm_imatrix_cov(const slm_imatrix *m, const char *name, int64_t n_in, float *count) {
-    if (!m) return NULL;
-    for (uint64_t i = 0; i < m->n; i++) {
-        const im_entry *e = &m->e[i];
-        if (strcmp(e->name, name) != 0 || e->n_in != n_in || !e->cov) continue;
-        *count = e->count;
-        return e->cov;
-    }
-    return NULL;
+    const im_entry *e = find(m, name, n_in);
+    if (!e || !e->cov) return NULL;
+    *count = e->count;
+    return e->cov;
 }
 
 uint64_t slm_imatrix_n_cov(const slm_imatrix *m) { return m ? m->n_cov : 0; }
