@@ -26,6 +26,13 @@ bool slm_arg_is(const char *arg, const char *names) {
     return match_name(arg, names, false) > 0;
 }
 
+bool slm_arg_load_mode(const char *arg, slm_load_mode *mode) {
+    if (!strcmp(arg, "--mmap")) *mode = SLM_LOAD_MMAP;
+    else if (!strcmp(arg, "--no-mmap")) *mode = SLM_LOAD_COPY;
+    else return false;
+    return true;
+}
+
 int slm_arg_value(const char *cmd, int argc, char **argv, int *i, const char *names, const char **value) {
     const char *arg = argv[*i];
     size_t len = match_name(arg, names, strncmp(arg, "--", 2) == 0);

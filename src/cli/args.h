@@ -20,6 +20,10 @@ bool slm_arg_is(const char *arg, const char *names);
  * (after printing) when the value is missing. */
 int slm_arg_value(const char *cmd, int argc, char **argv, int *i, const char *names, const char **value);
 
+/* --mmap (SLM_LOAD_MMAP) and --no-mmap (SLM_LOAD_COPY): true when arg is
+ * one of them, which is then stored in *mode. */
+bool slm_arg_load_mode(const char *arg, slm_load_mode *mode);
+
 /* Whole-string numbers in [min, max]; false (after printing) otherwise. */
 bool slm_arg_long(const char *cmd, const char *opt, const char *s, long min, long max, long *out);
 bool slm_arg_u64(const char *cmd, const char *opt, const char *s, uint64_t *out);

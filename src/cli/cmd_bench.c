@@ -24,7 +24,7 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: slm bench -m FILE [-p N] [-n N] [-t N] [-r N] [--membw GBPS] [--json]\n\n"
+            "usage: slm bench -m FILE [-p N] [-n N] [-t N] [-r N] [--membw GBPS] [--mmap] [--json]\n\n"
             "  -m, --model FILE   GGUF model to measure\n"
             "  -p, --n-prompt N   prompt tokens evaluated as one batch (default 512, 0 = skip)\n"
             "  -n, --n-gen N      tokens generated one at a time (default 128, 0 = skip)\n"
@@ -32,6 +32,9 @@ static void usage(FILE *out) {
             "  -r, --repetitions N  repetitions of each test (default 3)\n"
             "      --membw GBPS   memory read bandwidth for the roofline (default: measured now)\n"
             "      --scalar       use the scalar reference kernels\n"
+            "      --mmap         map the model file instead of copying it into huge pages\n"
+            "      --no-mmap      always copy the model file (default: copy when the kernel offers\n"
+            "                     huge pages and memory allows, else map)\n"
             "      --json         print one JSON object instead of a table\n");
 }
 
@@ -40,6 +43,7 @@ typedef struct options {
     long n_prompt, n_gen, threads, reps;
     float membw_gbps;
     bool json, scalar;
+    slm_load_mode load_mode;
 } options;
 
 /* 0 = go on, 1 = error, 2 = --help was printed. */
@@ -53,6 +57,7 @@ static int parse_args(int argc, char **argv, options *o) {
             o->json = true;
             continue;
         }
+        if (slm_arg_load_mode(a, &o->load_mode)) continue;
         if (slm_arg_is(a, "--scalar")) {
             o->scalar = true;
             continue;
@@ -156,6 +161,20 @@ static slm_status measure(slm_context *c, const slm_token *tokens, const options
     return st;
 }
 
+/* How the weights sit in memory: "mapped" or "copied", and for a copy the
+ * MiB the kernel backs with huge pages (Linux: AnonHugePages; -1 unknown). */
+static const char *weights_memory(const slm_model *m, long *huge_mib) {
+    *huge_mib = -1;
+    if (!slm_gguf_is_copied(slm_model_gguf(m))) return "mapped";
+    FILE *f = fopen("/proc/self/smaps_rollup", "re");
+    char line[256];
+    long kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "AnonHugePages: %ld kB", &kb) == 1) *huge_mib = kb / 1024;
+    if (f) fclose(f);
+    return "copied";
+}
+
 static void print_table(const options *o, const slm_model *m, const slm_context *c, const result *res, int n_res,
                         double bw, uint64_t bpt) {
     char feat[64], params[32];
@@ -169,6 +188,11 @@ static void print_table(const options *o, const slm_model *m, const slm_context 
                (double)slm_model_size_bytes(m) / (1024.0 * 1024.0), params, slm_type_name(main_type(m)),
                c->kern.name, o->threads, res[i].name, res[i].mean, res[i].stddev);
     printf("\ncpu features: %s\n", slm_cpu_features_name(slm_cpu_features(), feat, sizeof feat));
+    long huge_mib;
+    const char *how = weights_memory(m, &huge_mib);
+    if (strcmp(how, "copied")) printf("weights: mapped\n");
+    else if (huge_mib < 0) printf("weights: copied into private memory (--mmap maps the file)\n");
+    else printf("weights: copied into private memory (--mmap maps the file); %ld MiB of the process in huge pages\n", huge_mib);
     for (int i = 0; i < n_res; i++) {
         if (strncmp(res[i].name, "tg", 2) || bw <= 0) continue;
         double roof = bw / (double)bpt;
@@ -180,6 +204,8 @@ static void print_table(const options *o, const slm_model *m, const slm_context 
 static void print_json(const options *o, const slm_model *m, const slm_context *c, const result *res, int n_res,
                        double bw, uint64_t bpt) {
     char feat[64];
+    long huge_mib;
+    const char *how = weights_memory(m, &huge_mib);
     printf("{\"model\": \"");
     for (const char *p = o->model; *p; p++) {
         if (*p == '"' || *p == '\\') putchar('\\');
@@ -187,9 +213,9 @@ static void print_json(const options *o, const slm_model *m, const slm_context *
     }
     printf("\", \"arch\": \"%s\", \"type\": \"%s\", \"size_bytes\": %" PRIu64 ", \"n_params\": %" PRIu64
            ", \"threads\": %ld, \"kernels\": \"%s\", \"cpu_features\": \"%s\", \"bytes_per_token\": %" PRIu64
-           ", \"membw_bytes_per_s\": %.0f, \"tests\": [",
+           ", \"membw_bytes_per_s\": %.0f, \"weights\": \"%s\", \"huge_page_mib\": %ld, \"tests\": [",
            slm_model_arch(m), slm_type_name(main_type(m)), slm_model_size_bytes(m), slm_model_n_params(m), o->threads,
-           c->kern.name, slm_cpu_features_name(slm_cpu_features(), feat, sizeof feat), bpt, bw);
+           c->kern.name, slm_cpu_features_name(slm_cpu_features(), feat, sizeof feat), bpt, bw, how, huge_mib);
     for (int i = 0; i < n_res; i++) {
         printf("%s{\"name\": \"%s\", \"n_tokens\": %ld, \"avg_ts\": %.4f, \"stddev_ts\": %.4f", i ? ", " : "",
                res[i].name, res[i].n_tokens, res[i].mean, res[i].stddev);
@@ -207,7 +233,7 @@ int slm_cmd_bench(int argc, char **argv) {
     if (rc) return rc == 2 ? 0 : 2;
     slm_error err;
     slm_model *m = NULL;
-    if (slm_model_load(o.model, &m, &err) != SLM_OK) {
+    if (slm_model_load_with(o.model, o.load_mode, &m, &err) != SLM_OK) {
         fprintf(stderr, "slm bench: %s\n", err.message);
         return 1;
     }

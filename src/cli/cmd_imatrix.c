@@ -28,6 +28,9 @@ static void usage(FILE *out) {
             "  -c, --ctx-size N      tokens per chunk (default 512)\n"
             "      --chunks N        use at most N chunks (default: all)\n"
             "  -t, --threads N       threads (default: one per core)\n"
+            "      --mmap            map the model file instead of copying it into huge pages\n"
+            "      --no-mmap         always copy the model file (default: copy when the kernel offers\n"
+            "                        huge pages and memory allows, else map)\n"
             "      --covariance      also store each matrix input's full covariance (NAME.in_cov,\n"
             "                        F32 n_in x n_in), which `slm quantize --gptq` needs; inputs wider\n"
             "                        than 4096 channels (64 MiB) keep only the diagonal. Costs n_in^2\n"
@@ -39,6 +42,7 @@ typedef struct options {
     const char *model, *text, *out;
     long n_ctx, max_chunks, n_threads;
     bool covariance;
+    slm_load_mode load_mode;
 } options;
 
 static int parse_args(int argc, char **argv, options *o) {
@@ -48,6 +52,7 @@ static int parse_args(int argc, char **argv, options *o) {
         int r = 0;
         if (slm_arg_is(a, "-h|--help")) return usage(stdout), 2;
         if (slm_arg_is(a, "--covariance")) o->covariance = true;
+        else if (slm_arg_load_mode(a, &o->load_mode)) continue;
         else if ((r = slm_arg_value("imatrix", argc, argv, &i, "-m|--model", &v)) != 0) o->model = v;
         else if ((r = slm_arg_value("imatrix", argc, argv, &i, "-f|--file", &v)) != 0) o->text = v;
         else if ((r = slm_arg_value("imatrix", argc, argv, &i, "-o|--output", &v)) != 0) o->out = v;
@@ -149,7 +154,7 @@ int slm_cmd_imatrix(int argc, char **argv) {
     slm_model *m = NULL;
     slm_imatrix_collector *col = NULL;
     slm_error err;
-    if (slm_model_load(o.model, &m, &err) != SLM_OK || slm_imatrix_collector_new(&col, &err) != SLM_OK) {
+    if (slm_model_load_with(o.model, o.load_mode, &m, &err) != SLM_OK || slm_imatrix_collector_new(&col, &err) != SLM_OK) {
         fprintf(stderr, "slm imatrix: %s\n", err.message);
         slm_model_free(m);
         return 1;

@@ -31,6 +31,9 @@ static void usage(FILE *out) {
             "  -c, --ctx-size N            tokens per chunk (default 512)\n"
             "      --chunks N              evaluate at most N chunks (default: all)\n"
             "  -t, --threads N             threads (default: one per core)\n"
+            "      --mmap                  map the model file instead of copying it into huge pages\n"
+            "      --no-mmap               always copy the model file (default: copy when the kernel\n"
+            "                              offers huge pages and memory allows, else map)\n"
             "      --kl-divergence-base F  without --kl-divergence: save this model's log-probs to F;\n"
             "                              with it: the saved log-probs to compare against\n"
             "      --kl-divergence         compare with the base file (needs no -f)\n");
@@ -40,6 +43,7 @@ typedef struct options {
     const char *model, *text, *kld_base;
     long n_ctx, max_chunks, n_threads;
     bool kld;
+    slm_load_mode load_mode;
 } options;
 
 static int parse_args(int argc, char **argv, options *o) {
@@ -49,6 +53,7 @@ static int parse_args(int argc, char **argv, options *o) {
         int r = 0;
         if (slm_arg_is(a, "-h|--help")) return usage(stdout), 2;
         if (slm_arg_is(a, "--kl-divergence")) o->kld = true;
+        else if (slm_arg_load_mode(a, &o->load_mode)) continue;
         else if ((r = slm_arg_value("perplexity", argc, argv, &i, "-m|--model", &v)) != 0) o->model = v;
         else if ((r = slm_arg_value("perplexity", argc, argv, &i, "-f|--file", &v)) != 0) o->text = v;
         else if ((r = slm_arg_value("perplexity", argc, argv, &i, "--kl-divergence-base", &v)) != 0) o->kld_base = v;
@@ -246,7 +251,7 @@ int slm_cmd_perplexity(int argc, char **argv) {
     if (rc) return rc == 2 ? 0 : rc;
     run r = {.n_ctx = (int)o.n_ctx};
     slm_error err;
-    if (slm_model_load(o.model, &r.m, &err) != SLM_OK) {
+    if (slm_model_load_with(o.model, o.load_mode, &r.m, &err) != SLM_OK) {
         fprintf(stderr, "slm perplexity: %s\n", err.message);
         return 1;
     }

@@ -305,7 +305,7 @@ static int prepare(run_state *r, const char *path) {
     const slm_run_options *o = r->opt;
     slm_error err;
     double t0 = now_ms();
-    if (slm_model_load(path, &r->model, &err)) {
+    if (slm_model_load_with(path, o->load_mode, &r->model, &err)) {
         fprintf(stderr, "slm run: cannot load model: %s\n", err.message);
         return 1;
     }

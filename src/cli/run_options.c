@@ -31,6 +31,10 @@ void slm_run_usage(FILE *out) {
             "      --frequency-penalty P subtract P x count from tokens seen (default 0)\n"
             "      --cache-type-k T      K cache type, f16 or f32 (default f16)\n"
             "      --cache-type-v T      V cache type, f16 or f32 (default f16)\n"
+            "      --mmap                map the model file instead of copying it into huge pages: faster\n"
+            "                            start, pages the kernel may drop; generation ~5-10 %% slower\n"
+            "      --no-mmap             always copy the model file into memory (default: copy when the\n"
+            "                            kernel offers huge pages and memory allows, else map)\n"
             "      --ignore-eos          never sample end-of-generation tokens\n"
             "      --no-display-prompt   print only the generated text\n"
             "      --output-ids          print the generated token ids instead of text\n"
@@ -111,6 +115,7 @@ slm_run_parse slm_run_parse_options(int argc, char **argv, slm_run_options *o) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (slm_arg_is(a, "-h|--help")) return SLM_RUN_PARSE_HELP;
+        if (slm_arg_load_mode(a, &o->load_mode)) continue;
         if (slm_arg_is(a, "--no-display-prompt")) o->display_prompt = false;
         else if (slm_arg_is(a, "--verbose|-v")) o->verbose = true;
         else if (slm_arg_is(a, "--output-ids")) o->output_ids = true;

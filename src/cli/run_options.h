@@ -17,6 +17,7 @@ typedef struct slm_run_options {
     long n_ctx;              /* 0: the model's training context, at most 4096 */
     long n_threads;          /* 0: one per core */
     slm_cache_type cache_k, cache_v;
+    slm_load_mode load_mode; /* --mmap / --no-mmap; default SLM_LOAD_AUTO */
     slm_sampler_params sampling;
     bool seed_given;
     bool display_prompt;

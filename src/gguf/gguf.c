@@ -21,6 +21,7 @@ uint64_t slm_gguf_file_size(const slm_gguf *g) { return g->size; }
 uint32_t slm_gguf_alignment(const slm_gguf *g) { return g->alignment; }
 uint64_t slm_gguf_data_offset(const slm_gguf *g) { return g->data_offset; }
 bool slm_gguf_is_mapped(const slm_gguf *g) { return g->mapped; }
+bool slm_gguf_is_copied(const slm_gguf *g) { return g->copied; }
 
 uint64_t slm_gguf_n_keys(const slm_gguf *g) { return g->n_keys; }
 const char *slm_gguf_key_name(const slm_gguf *g, uint64_t i) { return i < g->n_keys ? g->keys[i] : NULL; }

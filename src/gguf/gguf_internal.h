@@ -18,7 +18,8 @@ struct slm_gguf {
     char *path;
     const uint8_t *base; /* whole file */
     uint64_t size;
-    bool mapped;
+    bool mapped; /* base is an mmap of the file */
+    bool copied; /* base is anonymous memory holding a copy of the file (SLM_LOAD_COPY) */
     uint8_t *owned; /* read() fallback buffer */
 
     uint32_t version;

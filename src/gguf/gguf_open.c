@@ -1,10 +1,11 @@
-/* gguf_open.c - getting a GGUF file into memory (mmap, or read() for pipes
- * and other files that cannot be mapped) and releasing it.  Parsing is in
+/* gguf_open.c - getting a GGUF file into memory (mmap, a copy in huge pages,
+ * or read() for pipes and other files that cannot be mapped) and releasing it.  Parsing is in
  * gguf_read.c. */
 #include "gguf/gguf_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -12,6 +13,9 @@
 #include <unistd.h>
 
 #include "runtime/error.h"
+
+/* One transparent huge page on x86-64 and on arm64 with 4 KiB base pages. */
+#define HUGE_PAGE_BYTES ((size_t)2 << 20)
 
 static bool host_is_little_endian(void) {
     const uint16_t one = 1;
@@ -84,16 +88,101 @@ static slm_status read_all(int fd, const char *path, uint8_t **buf, uint64_t *si
     return SLM_OK;
 }
 
-/* Maps a regular file, or reads anything else into memory. */
-static slm_status load(int fd, const struct stat *st, slm_gguf *g, slm_error *err) {
+/* Whether private anonymous memory can get transparent huge pages: Linux
+ * with THP not switched off ("always" or "madvise" in sysfs). */
+static bool huge_pages_offered(void) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "re");
+    if (!f) return false;
+    char line[128] = {0};
+    bool ok = fgets(line, sizeof line, f) != NULL && strstr(line, "[never]") == NULL;
+    fclose(f);
+    return ok;
+#else
+    return false;
+#endif
+}
+
+/* MemAvailable of /proc/meminfo in bytes (memory that can be had without
+ * swapping, page cache included); 0 when unknown. */
+static uint64_t memory_available(void) {
+    FILE *f = fopen("/proc/meminfo", "re");
+    if (!f) return 0;
+    char line[128];
+    unsigned long long kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break;
+    fclose(f);
+    return (uint64_t)kb * 1024;
+}
+
+/* AUTO's choice.  A copy cannot be dropped under memory pressure as mapped
+ * file pages can (only swapped), so it is taken only for a file that fits
+ * twice in the memory available now. */
+static slm_load_mode auto_mode(size_t size) {
+    if (size < HUGE_PAGE_BYTES || !huge_pages_offered()) return SLM_LOAD_MMAP;
+    return (uint64_t)size <= memory_available() / 2 ? SLM_LOAD_COPY : SLM_LOAD_MMAP;
+}
+
+/* Reads a regular file of st_size bytes into private anonymous memory,
+ * asking for transparent huge pages.  Generation streams every weight once
+ * per token: with 2 MiB pages the walk takes a TLB miss per 2 MiB instead of
+ * per 4 KiB, and the hardware prefetchers, which stop at page boundaries,
+ * run on.  Measured on llama3.2-1b (2 threads, same run, alternating):
+ * generation 4-13 % faster than from the mapped file.  The price: loading
+ * reads the whole file at once (llama3.2-1b Q4_0, 767 MB: 0.4-0.9 s against
+ * 0.26 s to the first token when mapped).  The memory is made read-only once
+ * filled, as a mapping would be. */
+static slm_status copy_file(int fd, const char *path, size_t size, slm_gguf *g, slm_error *err) {
+    uint8_t *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED)
+        return slm_fail(err, SLM_E_NOMEM, "%s: cannot allocate %zu bytes to load the file: %s (mapping it instead "
+                        "needs less memory: --mmap)", path, size, strerror(errno));
+#ifdef MADV_HUGEPAGE
+    (void)madvise(mem, size, MADV_HUGEPAGE); /* a hint: without huge pages the copy still works */
+#endif
+    size_t done = 0;
+    while (done < size) {
+        const size_t chunk = (size_t)1 << 26;
+        ssize_t r = pread(fd, mem + done, size - done < chunk ? size - done : chunk, (off_t)done);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            int e = errno;
+            munmap(mem, size);
+            if (r == 0)
+                return slm_fail(err, SLM_E_IO, "%s: file ended at byte %zu of %zu while loading (did it change on disk?)",
+                                path, done, size);
+            return slm_fail(err, SLM_E_IO, "%s: read failed at byte %zu: %s", path, done, strerror(e));
+        }
+        done += (size_t)r;
+    }
+    (void)mprotect(mem, size, PROT_READ);
+    g->base = mem;
+    g->size = size;
+    g->copied = true;
+    return SLM_OK;
+}
+
+/* Whether a regular file starts with the GGUF magic (copying anything else
+ * would only delay the parser's error). */
+static bool starts_with_magic(int fd) {
+    char magic[4];
+    return pread(fd, magic, 4, 0) == 4 && memcmp(magic, "GGUF", 4) == 0;
+}
+
+/* A regular file is mapped or copied (mode); anything else is read into memory. */
+static slm_status load(int fd, const struct stat *st, slm_load_mode mode, slm_gguf *g, slm_error *err) {
     if (S_ISREG(st->st_mode) && st->st_size > 0) {
         if ((uint64_t)st->st_size > SIZE_MAX)
             return slm_fail(err, SLM_E_IO, "%s: file of %lld bytes is too large for this machine", g->path,
                             (long long)st->st_size);
-        void *map = mmap(NULL, (size_t)st->st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        const size_t size = (size_t)st->st_size;
+        if (mode == SLM_LOAD_AUTO) mode = auto_mode(size);
+        if (mode == SLM_LOAD_COPY && starts_with_magic(fd)) return copy_file(fd, g->path, size, g, err);
+        void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (map != MAP_FAILED) {
             g->base = map;
-            g->size = (uint64_t)st->st_size;
+            g->size = (uint64_t)size;
             g->mapped = true;
             return SLM_OK;
         }
@@ -107,7 +196,13 @@ static slm_status load(int fd, const struct stat *st, slm_gguf *g, slm_error *er
 }
 
 slm_status slm_gguf_open(const char *path, slm_gguf **out, slm_error *err) {
+    return slm_gguf_open_with(path, SLM_LOAD_MMAP, out, err);
+}
+
+slm_status slm_gguf_open_with(const char *path, slm_load_mode mode, slm_gguf **out, slm_error *err) {
     *out = NULL;
+    if (mode != SLM_LOAD_AUTO && mode != SLM_LOAD_MMAP && mode != SLM_LOAD_COPY)
+        return slm_fail(err, SLM_E_INVALID, "%s: unknown load mode %d", path, (int)mode);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return slm_fail(err, SLM_E_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
@@ -122,7 +217,7 @@ slm_status slm_gguf_open(const char *path, slm_gguf **out, slm_error *err) {
     }
     slm_gguf *g = NULL;
     slm_status s = new_handle(path, &g, err);
-    if (!s) s = load(fd, &st, g, err);
+    if (!s) s = load(fd, &st, mode, g, err);
     close(fd);
     if (s) {
         slm_gguf_close(g);
@@ -133,7 +228,7 @@ slm_status slm_gguf_open(const char *path, slm_gguf **out, slm_error *err) {
 
 void slm_gguf_close(slm_gguf *g) {
     if (!g) return;
-    if (g->mapped) munmap((void *)g->base, (size_t)g->size);
+    if (g->mapped || g->copied) munmap((void *)g->base, (size_t)g->size);
     free(g->owned);
     for (size_t i = 0; i < g->n_allocs; i++) free(g->allocs[i]);
     free(g->allocs);

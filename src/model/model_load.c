@@ -243,8 +243,8 @@ static slm_status load_tensors(slm_model *m, slm_error *err) {
 
 /* ---- public API ---------------------------------------------------------- */
 
-static slm_status load(slm_model *m, const char *path, slm_error *err) {
-    slm_status s = slm_gguf_open(path, &m->gguf, err);
+static slm_status load(slm_model *m, const char *path, slm_load_mode mode, slm_error *err) {
+    slm_status s = slm_gguf_open_with(path, mode, &m->gguf, err);
     if (s) return s;
     slm_str arch;
     if ((s = slm_gguf_get_str(m->gguf, "general.architecture", &arch, err))) return s;
@@ -267,10 +267,14 @@ static slm_status load(slm_model *m, const char *path, slm_error *err) {
 }
 
 slm_status slm_model_load(const char *path, slm_model **out, slm_error *err) {
+    return slm_model_load_with(path, SLM_LOAD_AUTO, out, err);
+}
+
+slm_status slm_model_load_with(const char *path, slm_load_mode mode, slm_model **out, slm_error *err) {
     *out = NULL;
     slm_model *m = calloc(1, sizeof *m);
     if (!m) return slm_fail(err, SLM_E_NOMEM, "out of memory loading %s", path);
-    slm_status s = load(m, path, err);
+    slm_status s = load(m, path, mode, err);
     if (s) {
         slm_model_free(m);
         return s;

@@ -18,7 +18,7 @@ static char *str_copy(slm_str s) {
 
 bool server_load(server *s, char *err, size_t cap) {
     slm_error e = {0};
-    if (slm_model_load(s->cfg.model_path, &s->model, &e) != SLM_OK) {
+    if (slm_model_load_with(s->cfg.model_path, s->cfg.load_mode, &s->model, &e) != SLM_OK) {
         snprintf(err, cap, "%s", e.message);
         return false;
     }

@@ -27,6 +27,7 @@ typedef struct server_config {
     double timeout_s;    /* 0: none */
     const char *alias;   /* model name reported and echoed */
     const char *cors;    /* Access-Control-Allow-Origin value, NULL: none */
+    slm_load_mode load_mode; /* --mmap / --no-mmap */
 } server_config;
 
 typedef struct server {

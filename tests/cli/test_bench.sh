@@ -23,6 +23,7 @@ expect_line "$TMP/out" '^\| model \| size \| params \| type \| kernels \| thread
 expect_line "$TMP/out" '^\| llama \| [0-9.]+ MiB \| [0-9.]+ M \| F32 \| [a-z0-9+]+ \| 2 \| pp16 \| [0-9.]+ ± [0-9.]+ \|$'
 expect_line "$TMP/out" '^\| llama \| .* \| tg8 \| [0-9.]+ ± [0-9.]+ \|$'
 expect_line "$TMP/out" '^cpu features: '
+expect_line "$TMP/out" '^weights: (mapped|copied into private memory .*)$'
 expect_line "$TMP/out" '^roofline: [0-9.]+ MB read per token at 10.00 GB/s -> [0-9.]+ t/s; tg8 reaches [0-9.]+ %$'
 
 # --- JSON -------------------------------------------------------------------
@@ -37,7 +38,14 @@ assert [t["name"] for t in r["tests"]] == ["pp8", "tg4"], r["tests"]
 for t in r["tests"]:
     assert t["avg_ts"] > 0 and t["stddev_ts"] >= 0 and len(t["samples_ts"]) == 3, t
 assert 0 < r["tests"][1]["roofline_fraction"], r["tests"][1]
+assert r["weights"] in ("mapped", "copied"), r
 PY
+
+# --- how the weights sit in memory -------------------------------------------
+"$SLM" bench -m "$MODEL" -p 0 -n 2 -r 1 --mmap >"$TMP/out" 2>&1 || fail "--mmap exited $?: $(cat "$TMP/out")"
+expect_line "$TMP/out" '^weights: mapped$'
+"$SLM" bench -m "$MODEL" -p 0 -n 2 -r 1 --no-mmap >"$TMP/out" 2>&1 || fail "--no-mmap exited $?: $(cat "$TMP/out")"
+expect_line "$TMP/out" '^weights: copied into private memory \(--mmap maps the file\)'
 
 # --- scalar kernels, skipped tests ------------------------------------------
 "$SLM" bench -m "$MODEL" -p 4 -n 0 -r 1 --scalar >"$TMP/out" 2>&1 || fail "--scalar exited $?"

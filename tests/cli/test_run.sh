@@ -24,6 +24,11 @@ GREEDY=(run -m "$MODEL" --temp 0 -n 128 --prompt "Once upon a time" --cache-type
 for what in "load time" "prompt .* 5 tokens .*tokens/s" "generation .* 128 tokens .*tokens/s" "time to first token"; do
     grep -Eq "$what" "$TMP/err" || fail "summary on stderr lacks '$what': $(cat "$TMP/err")"
 done
+# The model file mapped (--mmap) or copied into memory (--no-mmap): the same text.
+for how in --mmap --no-mmap; do
+    "$SLM" "${GREEDY[@]}" "$how" >"$TMP/greedy-how.txt" 2>"$TMP/err" || fail "greedy run $how exited $?: $(cat "$TMP/err")"
+    cmp -s "$TMP/greedy.txt" "$TMP/greedy-how.txt" || fail "greedy text with $how differs"
+done
 
 # -f reads the prompt from a file (its trailing newline dropped); llama.cpp's
 # long spellings work; --no-display-prompt prints only the continuation.

@@ -1,7 +1,7 @@
 /* test_determinism.c - whole models, bit for bit: the SIMD kernels give the
  * scalar reference's logits, and any thread count with any batch split (one
  * batch, chunks, token by token) gives the same logits, for every weight
- * type with a fast kernel. */
+ * type with a fast kernel, whether the file is mapped or copied. */
 #include <string.h>
 
 #include "test_model_ref.h"
@@ -48,6 +48,17 @@ static void check(const char *rel) {
         if (memcmp(want, got, size) != 0)
             fail_msg("%s: %s kernels, %u threads, chunks of %d differ from scalar, 1 thread, one batch", rel,
                      runs[k].scalar ? "scalar" : "best", runs[k].threads, runs[k].chunk);
+    }
+    /* The file mapped or copied into private (huge-page) memory: the same logits. */
+    const slm_load_mode modes[] = {SLM_LOAD_MMAP, SLM_LOAD_COPY};
+    for (size_t k = 0; k < 2; k++) {
+        slm_model *m2 = NULL;
+        slm_error err;
+        SLM_ASSERT_OK(slm_model_load_with(path, modes[k], &m2, &err), &err);
+        assert_true(slm_gguf_is_copied(slm_model_gguf(m2)) == (modes[k] == SLM_LOAD_COPY));
+        run(m2, false, 2, 5, got);
+        if (memcmp(want, got, size) != 0) fail_msg("%s: load mode %d changes the logits", rel, (int)modes[k]);
+        slm_model_free(m2);
     }
     free(want);
     free(got);

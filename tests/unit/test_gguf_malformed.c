@@ -91,7 +91,7 @@ static void test_truncated_everywhere(void **state) {
     opens(&b);
     for (size_t n = 0; n < b.len; n++) assert_int_equal(open_fails(b.p, n, NULL), SLM_E_FORMAT);
 
-    /* The same through real files on disk (mmap path). */
+    /* The same through real files on disk, mapped and copied: the same error. */
     char *dir = slm_test_tmpdir();
     assert_non_null(dir);
     char path[4096];
@@ -99,10 +99,13 @@ static void test_truncated_everywhere(void **state) {
     for (size_t n = 0; n < b.len; n++) {
         assert_true(slm_test_write_file(path, b.p, n));
         slm_gguf *g;
-        slm_error err;
+        slm_error err, err_copy;
         assert_int_equal(slm_gguf_open(path, &g, &err), SLM_E_FORMAT);
         assert_null(g);
         assert_non_null(strstr(err.message, path));
+        assert_int_equal(slm_gguf_open_with(path, SLM_LOAD_COPY, &g, &err_copy), SLM_E_FORMAT);
+        assert_null(g);
+        assert_string_equal(err_copy.message, err.message);
     }
     slm_test_rmtree(dir);
     free(dir);

@@ -140,6 +140,23 @@ static void test_stories260k_tensors(void **state) {
     }
     assert_null(slm_gguf_tensor_at(m, 48));
     slm_gguf_close(m);
+    /* Copied into private memory (SLM_LOAD_COPY): the same parse and bytes. */
+    SLM_ASSERT_OK(slm_gguf_open_with(path, SLM_LOAD_COPY, &m, &err), &err);
+    assert_true(slm_gguf_is_copied(m));
+    assert_false(slm_gguf_is_mapped(m));
+    assert_int_equal(slm_gguf_n_tensors(m), 48);
+    for (uint64_t i = 0; i < 48; i++) {
+        const slm_gguf_tensor *b = slm_gguf_tensor_at(m, i);
+        assert_memory_equal(b->data, raw + b->file_offset, b->n_bytes);
+    }
+    slm_gguf_close(m);
+    /* AUTO maps a file smaller than one huge page; an unknown mode is refused. */
+    SLM_ASSERT_OK(slm_gguf_open_with(path, SLM_LOAD_AUTO, &m, &err), &err);
+    assert_true(slm_gguf_is_mapped(m));
+    assert_false(slm_gguf_is_copied(m));
+    slm_gguf_close(m);
+    assert_int_equal(slm_gguf_open_with(path, (slm_load_mode)7, &m, &err), SLM_E_INVALID);
+    assert_null(m);
     free(raw);
     slm_gguf_close(g);
 }
