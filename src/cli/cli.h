@@ -5,6 +5,7 @@
 /* Each returns the process exit status. argv[0] is the subcommand name. */
 int slm_cmd_info(int argc, char **argv);
 int slm_cmd_run(int argc, char **argv);
+int slm_cmd_chat(int argc, char **argv);
 int slm_cmd_tokenize(int argc, char **argv);
 int slm_cmd_synth(int argc, char **argv);
 int slm_cmd_pull(int argc, char **argv);

@@ -33,18 +33,6 @@ static double now_ms(void) {
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static uint64_t random_seed(void) {
-    uint64_t seed = 0;
-    int fd = open("/dev/urandom", O_RDONLY);
-    if (fd >= 0) {
-        ssize_t got = read(fd, &seed, sizeof seed);
-        close(fd);
-        if (got == (ssize_t)sizeof seed) return seed;
-    }
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return ((uint64_t)ts.tv_sec * 1000000007ull) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32);
-}
 
 /* Reads a prompt file whole; drops one trailing newline (editors add it). */
 static char *read_prompt_file(const char *path) {
@@ -303,22 +291,9 @@ static int new_sampler(run_state *r) {
 /* Loads and checks everything before the first token is printed. */
 static int prepare(run_state *r, const char *path) {
     const slm_run_options *o = r->opt;
-    slm_error err;
     double t0 = now_ms();
-    if (slm_model_load_with(path, o->load_mode, &r->model, &err)) {
-        fprintf(stderr, "slm run: cannot load model: %s\n", err.message);
-        return 1;
-    }
+    if (slm_run_open_model("run", o, path, &r->model, &r->ctx)) return 1;
     r->vocab = slm_model_vocab(r->model);
-    slm_context_params cp = slm_context_default_params();
-    cp.n_ctx = (uint32_t)o->n_ctx;
-    cp.n_threads = (uint32_t)o->n_threads;
-    cp.cache_type_k = o->cache_k;
-    cp.cache_type_v = o->cache_v;
-    if (slm_context_new(r->model, &cp, &r->ctx, &err)) {
-        fprintf(stderr, "slm run: cannot create the context: %s\n", err.message);
-        return 1;
-    }
     r->stats.load_ms = now_ms() - t0;
     if (build_prompt(o, r->model, &r->prompt, &r->n_prompt)) return 1;
     uint32_t n_ctx = slm_context_n_ctx(r->ctx);
@@ -379,7 +354,7 @@ int slm_cmd_run(int argc, char **argv) {
     case SLM_RUN_PARSE_ERROR: return 2;
     case SLM_RUN_PARSE_OK: break;
     }
-    if (!o.seed_given) o.sampling.seed = random_seed();
+    if (!o.seed_given) o.sampling.seed = slm_run_random_seed();
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;

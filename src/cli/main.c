@@ -13,6 +13,7 @@ typedef struct command {
 
 static const command COMMANDS[] = {
     {"run", slm_cmd_run, "generate text from a prompt"},
+    {"chat", slm_cmd_chat, "talk with a model in the terminal, using its chat template"},
     {"info", slm_cmd_info, "show a GGUF file's metadata, tensors and totals"},
     {"tokenize", slm_cmd_tokenize, "show how a model's vocabulary tokenizes a text"},
     {"synth", slm_cmd_synth, NULL},

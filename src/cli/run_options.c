@@ -2,8 +2,11 @@
  * (--model, --n-predict, --ctx-size, --threads, --file, -s) as aliases. */
 #include "cli/run_options.h"
 
+#include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli/args.h"
 
@@ -136,3 +139,35 @@ slm_run_parse slm_run_parse_options(int argc, char **argv, slm_run_options *o) {
     return SLM_RUN_PARSE_OK;
 }
 
+/* /dev/urandom, else the clock and the process id. */
+uint64_t slm_run_random_seed(void) {
+    uint64_t seed = 0;
+    int fd = open("/dev/urandom", O_RDONLY);
+    if (fd >= 0) {
+        ssize_t got = read(fd, &seed, sizeof seed);
+        close(fd);
+        if (got == (ssize_t)sizeof seed) return seed;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ((uint64_t)ts.tv_sec * 1000000007ull) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32);
+}
+
+int slm_run_open_model(const char *cmd, const slm_run_options *o, const char *path, slm_model **model,
+                       slm_context **ctx) {
+    slm_error err;
+    if (slm_model_load_with(path, o->load_mode, model, &err)) {
+        fprintf(stderr, "slm %s: cannot load model: %s\n", cmd, err.message);
+        return 1;
+    }
+    slm_context_params cp = slm_context_default_params();
+    cp.n_ctx = (uint32_t)o->n_ctx;
+    cp.n_threads = (uint32_t)o->n_threads;
+    cp.cache_type_k = o->cache_k;
+    cp.cache_type_v = o->cache_v;
+    if (slm_context_new(*model, &cp, ctx, &err)) {
+        fprintf(stderr, "slm %s: cannot create the context: %s\n", cmd, err.message);
+        return 1;
+    }
+    return 0;
+}

@@ -3,6 +3,7 @@
 #define SLM_CLI_RUN_OPTIONS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "slm.h"
@@ -32,5 +33,12 @@ typedef enum slm_run_parse { SLM_RUN_PARSE_OK, SLM_RUN_PARSE_ERROR, SLM_RUN_PARS
  * tells whether the caller must pick a random seed. */
 slm_run_parse slm_run_parse_options(int argc, char **argv, slm_run_options *o);
 void slm_run_usage(FILE *out);
+/* Loads the model at path (--mmap/--no-mmap) and creates a context with the
+ * options' size, threads and cache types; 1 after printing "slm CMD: ..."
+ * on error (what was made is left in *model / *ctx for the caller to free). */
+int slm_run_open_model(const char *cmd, const slm_run_options *o, const char *path, slm_model **model,
+                       slm_context **ctx);
+/* A seed for runs without -s. */
+uint64_t slm_run_random_seed(void);
 
 #endif
