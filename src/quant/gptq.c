@@ -53,7 +53,7 @@ static bool cholesky_lower(double *a, int64_t n, double *col, slm_threadpool *po
         a[k * n + k] = d;
         for (int64_t i = k + 1; i < n; i++) col[i] = a[i * n + k] /= d;
         c.k = k;
-        if (pool && n - k > 64) slm_threadpool_run(pool, chol_update, &c); /* small updates: not worth a wake-up */
+        if (n - k > 64) slm_threadpool_run(pool, chol_update, &c); /* small updates: not worth a wake-up */
         else chol_update(&c, 0, 1);
     }
     return true;
@@ -94,8 +94,7 @@ static void invert_cols(void *arg, int ith, int nth) {
 static void invert_lower(const double *l, int64_t n, double *m, slm_threadpool *pool) {
     memset(m, 0, (size_t)(n * n) * sizeof *m);
     inv_task t = {l, m, n};
-    if (pool) slm_threadpool_run(pool, invert_cols, &t);
-    else invert_cols(&t, 0, 1);
+    slm_threadpool_run(pool, invert_cols, &t);
 }
 
 /* H (n x n) from the sums, scaled for the AWQ multipliers, dead channels

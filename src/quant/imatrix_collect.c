@@ -140,8 +140,7 @@ void slm_imatrix_observe(void *collector, const char *name, const float *x, int6
     }
     if (e->cov) {
         outer_task o = {e->cov, x, n_in, n_tokens};
-        if (c->pool) slm_threadpool_run(c->pool, add_outer, &o);
-        else add_outer(&o, 0, 1);
+        slm_threadpool_run(c->pool, add_outer, &o);
     }
     e->count += n_tokens;
 }

@@ -133,7 +133,7 @@ void slm_threadpool_free(slm_threadpool *p) {
 int slm_threadpool_n_threads(const slm_threadpool *p) { return p->n_threads; }
 
 void slm_threadpool_run(slm_threadpool *p, slm_task_fn fn, void *arg) {
-    if (p->n_threads == 1) {
+    if (!p || p->n_threads == 1) {
         fn(arg, 0, 1);
         return;
     }

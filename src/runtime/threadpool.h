@@ -3,7 +3,8 @@
  * slm_threadpool_run(p, fn, arg) calls fn(arg, ith, nth) once for every
  * ith in 0..nth-1 (the caller's thread is ith 0) and returns when all calls
  * have returned.  Tasks split their work by ith alone, so the split -- and
- * with slm's fixed reduction orders, the result -- is the same every time. */
+ * with slm's fixed reduction orders, the result -- is the same every time.
+ * A NULL pool stands for no workers: fn(arg, 0, 1) runs on the caller. */
 #ifndef SLM_RUNTIME_THREADPOOL_H
 #define SLM_RUNTIME_THREADPOOL_H
 
