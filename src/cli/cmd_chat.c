@@ -20,6 +20,8 @@
 #include "cli/model_path.h"
 #include "cli/run_options.h"
 #include "server/chat_template.h"
+#include "server/model_template.h"
+#include "server/strbuf.h"
 #include "slm.h"
 
 static volatile sig_atomic_t interrupted = 0;
@@ -94,12 +96,8 @@ static int load(chat_state *s, const char *path) {
         fprintf(stderr, "slm chat: bad sampling settings: %s\n", err.message);
         return 1;
     }
-    const slm_gguf_value *tv = slm_gguf_get(slm_model_gguf(s->model), "tokenizer.chat_template");
-    slm_token eos = slm_vocab_eos(s->vocab);
-    slm_str eos_str = eos >= 0 ? slm_vocab_token_text(s->vocab, eos) : (slm_str){NULL, 0};
-    char *tmpl_text = tv && tv->type == SLM_GGUF_STRING ? strndup(tv->v.str.ptr, tv->v.str.len) : NULL;
-    s->eos_text = eos_str.ptr ? strndup(eos_str.ptr, eos_str.len) : NULL; /* the template keeps pointing at it */
-    s->tmpl = chat_template_detect(tmpl_text, s->eos_text);
+    char *tmpl_text = NULL;
+    s->tmpl = model_chat_template(s->model, &tmpl_text, &s->eos_text); /* tmpl keeps pointing at eos_text */
     free(tmpl_text);
     if (o->verbose || !s->tmpl.recognised)
         fprintf(stderr, "slm chat: %s chat template%s, context %u tokens\n", chat_family_name(s->tmpl.family),
@@ -154,31 +152,19 @@ static int feed(chat_state *s, const slm_token *toks, size_t n) {
     return 0;
 }
 
-/* The reply's text so far (NUL-terminated). */
-typedef struct text_buf {
-    char *p;
-    size_t len, cap;
-} text_buf;
-
-/* Appends the bytes of token t (t < 0: what the detokenizer still holds)
- * and prints them. */
-static bool take_token(const slm_vocab *v, slm_detok *d, slm_token t, text_buf *b) {
-    for (;;) {
-        size_t room = b->cap - b->len - 1; /* a byte stays for the NUL */
-        size_t got = t < 0 ? slm_detok_flush(d, b->p + b->len, room) : slm_detok_push(d, v, t, b->p + b->len, room);
-        if (got <= room) {
-            fwrite(b->p + b->len, 1, got, stdout);
-            fflush(stdout);
-            b->len += got;
-            b->p[b->len] = '\0';
-            return true;
-        }
-        size_t cap = (b->len + got + 1) * 2;
-        char *p = realloc(b->p, cap);
-        if (!p) return false;
-        b->p = p;
-        b->cap = cap;
+/* Appends the text token t completes (t < 0: what the detokenizer still
+ * holds) to the reply, and prints it. */
+static void take_token(const slm_vocab *v, slm_detok *d, slm_token t, strbuf *b) {
+    size_t before = b->len;
+    if (t >= 0) {
+        sb_append_token(b, d, v, t);
+    } else {
+        char tail[16]; /* more than the at most 3 bytes a detokenizer holds back */
+        sb_append(b, tail, slm_detok_flush(d, tail, sizeof tail));
     }
+    if (b->oom) return;
+    fwrite(b->data + before, 1, b->len - before, stdout);
+    fflush(stdout);
 }
 
 /* Samples the reply after the evaluated conversation; returns it (malloc'ed,
@@ -189,9 +175,8 @@ static char *reply(chat_state *s) {
     slm_detok d;
     slm_detok_init(&d, false);
     size_t n_gen = 0;
-    text_buf b = {malloc(256), 0, 256};
-    if (!b.p) return NULL;
-    b.p[0] = '\0';
+    strbuf b;
+    sb_init(&b);
     int32_t last = s->last_row;
     slm_error err;
     while ((o->n_predict < 0 || n_gen < (size_t)o->n_predict) && !interrupted) {
@@ -200,7 +185,8 @@ static char *reply(chat_state *s) {
         if (t < 0 || slm_vocab_is_eog(s->vocab, t)) break;
         slm_sampler_accept(s->sampler, t);
         n_gen++;
-        if (!take_token(s->vocab, &d, t, &b)) goto fail;
+        take_token(s->vocab, &d, t, &b);
+        if (b.oom) goto oom;
         if (s->n_cache >= s->n_ctx) {
             fprintf(stderr, "\nslm chat: the context is full (%u tokens); /reset to start over or raise -c\n", s->n_ctx);
             break;
@@ -208,18 +194,21 @@ static char *reply(chat_state *s) {
         slm_batch one = {1, &t, NULL, NULL, NULL};
         if (slm_decode(s->ctx, &one, &err)) {
             fprintf(stderr, "\nslm chat: decoding failed: %s\n", err.message);
-            goto fail;
+            sb_free(&b);
+            return NULL;
         }
         s->cache[s->n_cache++] = t;
         last = 0;
     }
-    if (!take_token(s->vocab, &d, -1, &b)) goto fail;
+    take_token(s->vocab, &d, -1, &b);
+    char *text = sb_take(&b);
+    if (!text) goto oom;
     putchar('\n');
     fflush(stdout);
-    return b.p;
-fail:
+    return text;
+oom:
     fprintf(stderr, "\nslm chat: out of memory\n");
-    free(b.p);
+    sb_free(&b);
     return NULL;
 }
 

@@ -5,16 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "server/model_template.h"
 #include "server/server.h"
-
-static char *str_copy(slm_str s) {
-    char *d = malloc(s.len + 1);
-    if (d) {
-        memcpy(d, s.ptr, s.len);
-        d[s.len] = '\0';
-    }
-    return d;
-}
 
 bool server_load(server *s, char *err, size_t cap) {
     slm_error e = {0};
@@ -31,11 +23,7 @@ bool server_load(server *s, char *err, size_t cap) {
         snprintf(err, cap, "%s", e.message);
         return false;
     }
-    const slm_gguf_value *tv = slm_gguf_get(slm_model_gguf(s->model), "tokenizer.chat_template");
-    if (tv && tv->type == SLM_GGUF_STRING) s->tmpl_text = str_copy(tv->v.str);
-    slm_token eos = slm_vocab_eos(s->vocab);
-    if (eos >= 0) s->eos_text = str_copy(slm_vocab_token_text(s->vocab, eos));
-    s->tmpl = chat_template_detect(s->tmpl_text, s->eos_text);
+    s->tmpl = model_chat_template(s->model, &s->tmpl_text, &s->eos_text);
     s->sched = scheduler_start(s->ctx, s->model, s->cfg.parallel, s->cfg.max_queue, &s->metrics);
     if (!s->sched) {
         snprintf(err, cap, "cannot start the scheduler thread");
