@@ -59,6 +59,21 @@ INLINE void prefetch_next_tile(const slm_gemm_args *g, const uint8_t *w, int R, 
     for (int l = 0; l < lines; l++) _mm_prefetch((const char *)(next + (uint64_t)(ib * lines + l) * 64), _MM_HINT_T0);
 }
 
+/* A row walked alone (one token, a row at a time) is one sequential stream
+ * per thread.  Asking for the bytes STREAM_AHEAD further on as each block
+ * is read keeps more of that stream in flight than the hardware prefetcher
+ * does alone.  Two threads streaming a 215 MB Q6_K matrix (128256 x 2048):
+ * 14.2-16.5 GB/s without, 18.3-20.5 GB/s with 1.5-3 KiB ahead (3 KiB best),
+ * 18.6 at 4 KiB; llama.cpp's row kernel 15.5-16.6 GB/s in the same runs. */
+#define STREAM_AHEAD 3072
+
+/* Prefetches the lines STREAM_AHEAD bytes past a block of `bytes` bytes;
+ * called for each block in turn, the calls cover the stream.  Prefetching
+ * never faults, so the address may pass the matrix's end. */
+INLINE void prefetch_stream(const uint8_t *block, int bytes) {
+    for (int off = 0; off < bytes; off += 64) _mm_prefetch((const char *)block + STREAM_AHEAD + off, _MM_HINT_T0);
+}
+
 /* Tokens per chunk of the pair tiles below: a whole number of tiles whose
  * activations fit in 1 MiB.  Every row tile passes over a chunk's
  * activations, so a chunk too large for the caches is streamed again from

@@ -15,9 +15,9 @@
  * reduced into one vector each, and lane p then takes the reference's float
  * steps of pair p.
  *
- * Tiles: 8 rows x 1 token for generation (the weights are a stream: the
- * next tile's bytes are prefetched), 2 x 4 for prompts (the weights of a
- * 64-element chunk are unpacked once and used for all 4 tokens). */
+ * Generation walks one row at a time (row_q45_K, a prefetched stream);
+ * prompts take tiles of 2 rows x 4 tokens (the weights of a 64-element
+ * chunk are unpacked once and used for all 4 tokens). */
 #include "types/gemm.h"
 
 #if defined(__x86_64__)
@@ -116,7 +116,6 @@ INLINE void tile_q45_K(bool q5, const slm_gemm_args *g, int64_t r, int64_t t, in
     const uint8_t *a = (const uint8_t *)g->a + (uint64_t)t * g->a_stride;
     __m256 acc = _mm256_setzero_ps();
     for (int64_t ib = 0; ib < g->n / 256; ib++) {
-        if (T == 1 && R == 8) prefetch_next_tile(g, w, R, ib, block_bytes);
         const uint8_t *wb[8], *ab[8];
         __m256i isum[8];
         __m128i bp_tok[8], bp[8];
@@ -163,17 +162,80 @@ INLINE void tile_q45_K(bool q5, const slm_gemm_args *g, int64_t r, int64_t t, in
     store_pairs(&acc, R, T, g, r, t);
 }
 
-/* Walks [r0, r1) x [t0, t1): 8 x 1 tiles for one token, 2 x 4 for more
- * (measured per thread on 64 rows x 64 tokens of Q4_K: 48 GMAC/s against 39
- * for 4 x 2, 47 for 1 x 8 and 34 for 8 x 1); the edges get smaller tiles
- * (same per-pair arithmetic). */
+/* isum of one block (see the top of the file) as 8 int32 partials; the
+ * block's 8 mins to m64. */
+INLINE __m256i isum_block(bool q5, const uint8_t *xb, const uint8_t *ab, uint64_t *m64) {
+    __m256i scales, s = _mm256_setzero_si256();
+    scales_mins(xb + 4, &scales, m64);
+    UNROLL for (int c = 0; c < 4; c++) {
+        __m256i lo, hi;
+        unpack_chunk(q5, xb, c, &lo, &hi);
+        const int8_t *q8 = (const int8_t *)(ab + Q8K_QS) + 64 * c;
+        s = _mm256_add_epi32(s, dot_chunk(lo, hi, scale_of(scales, 2 * c), scale_of(scales, 2 * c + 1), q8));
+    }
+    return s;
+}
+
+/* One token, one row, as row_q6_K in simd_avx2.c: the row's blocks in
+ * groups of 8 take the tile's lanes (block k of the group in lane k), and
+ * the float steps then run in block order.  Read as one prefetched stream,
+ * the weights arrive faster than through the 8-row tiles: two threads on a
+ * 151 MB Q4_K matrix (131072 x 2048) read 17.7-21.7 GB/s against 15.4-21.9
+ * for the tiles and 14.4-17.9 for llama.cpp's row kernel in the same runs. */
+INLINE float row_q45_K(bool q5, const slm_gemm_args *g, int64_t r, int64_t t) {
+    const int block_bytes = q5 ? 176 : 144;
+    const uint8_t *w = g->w + (uint64_t)r * g->w_stride;
+    const uint8_t *a = (const uint8_t *)g->a + (uint64_t)t * g->a_stride;
+    const int64_t nb = g->n / 256;
+    float sum = 0.0f;
+    for (int64_t b0 = 0; b0 < nb; b0 += 8) {
+        const int64_t nk = nb - b0 < 8 ? nb - b0 : 8;
+        const uint8_t *wb[8];
+        uint64_t m64[8];
+        __m128i bp[8];
+        float da[8], term[8];
+        __m256i h[4];
+        UNROLL for (int q = 0; q < 4; q++) {
+            __m256i v[2];
+            UNROLL for (int k = 0; k < 2; k++) {
+                /* lanes past the row's end repeat its first block with zero
+                 * sums and mins (their results are dropped) */
+                const int p = 2 * q + k;
+                const int64_t b = b0 + (p < nk ? p : 0);
+                const uint8_t *ab = a + (uint64_t)b * Q8K_BYTES;
+                wb[p] = w + (uint64_t)b * block_bytes;
+                memcpy(&da[p], ab, 4);
+                v[k] = _mm256_setzero_si256();
+                m64[p] = 0;
+                bp[p] = _mm_setzero_si128();
+                if (p < nk) {
+                    prefetch_stream(wb[p], block_bytes);
+                    v[k] = isum_block(q5, wb[p], ab, &m64[p]);
+                    __m256i bs = _mm256_loadu_si256((const __m256i *)(const void *)(ab + Q8K_BSUMS));
+                    bp[p] = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+                }
+            }
+            h[q] = _mm256_hadd_epi32(v[0], v[1]);
+        }
+        const __m256 dav = _mm256_loadu_ps(da);
+        __m256 dw, dmw;
+        block_scales_8(wb, &dw, &dmw);
+        const __m256 d = _mm256_mul_ps(dw, dav), dmin = _mm256_mul_ps(dmw, dav);
+        _mm256_storeu_ps(term, _mm256_sub_ps(_mm256_mul_ps(d, _mm256_cvtepi32_ps(sum_lanes_8_folded(h))),
+                                             _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(mins_term_8(m64, bp)))));
+        for (int64_t k = 0; k < nk; k++) sum += term[k];
+    }
+    return sum;
+}
+
+/* Walks [r0, r1) x [t0, t1): a row at a time for one token, 2 x 4 tiles
+ * for more (measured per thread on 64 rows x 64 tokens of Q4_K: 48 GMAC/s
+ * against 39 for 4 x 2, 47 for 1 x 8 and 34 for 8 x 1); the edges get
+ * smaller tiles (same per-pair arithmetic). */
 INLINE void gemm_q45_K(bool q5, const slm_gemm_args *g, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
     int64_t r = r0;
     if (t1 - t0 == 1) {
-        for (; r + 8 <= r1; r += 8) tile_q45_K(q5, g, r, t0, 8, 1);
-        if (r + 4 <= r1) tile_q45_K(q5, g, r, t0, 4, 1), r += 4;
-        if (r + 2 <= r1) tile_q45_K(q5, g, r, t0, 2, 1), r += 2;
-        if (r < r1) tile_q45_K(q5, g, r, t0, 1, 1);
+        for (; r < r1; r++) g->y[t0 * g->y_stride + r] = row_q45_K(q5, g, r, t0);
         return;
     }
     for (; r + 2 <= r1; r += 2) {
