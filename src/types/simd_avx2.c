@@ -15,13 +15,14 @@
  *     reference's pairwise sum.  Nothing else is fused: the build uses
  *     -ffp-contract=off.
  *
- * Tiles: a tile is R weight rows x T tokens (R*T <= 12 pairs).  Generation
- * (one token) uses 8 x 1, prompts 4 x 2 or 3 x 4, so the weights are read
- * once per tile, not once per token.  (Q6_K generation walks one row at a
- * time instead: row_q6_K.)  The blocks of 32 have a second form,
- * 8 rows turned into the 8 lanes (tile_x8_*, below), for prompts and for
- * generation.  The tile shape changes which lanes hold which pair, never the
- * operations of a pair. */
+ * Tiles: a tile is R weight rows x T tokens (R*T <= 12 pairs).  Float
+ * generation (one token) uses 8 x 1, prompts 4 x 2 or 3 x 4, so the weights
+ * are read once per tile, not once per token.  Q8_0 and Q6_K generation
+ * (and Q4_K, Q5_K, IQ4_XS in the other AVX2 files) walk one row at a time
+ * instead, as one prefetched stream (row_q8_0, row_q6_K), with 8 of the
+ * row's blocks in the lanes.  The other blocks of 32 turn 8 rows into the 8
+ * lanes (tile_x8_*, below), for prompts and for generation.  The tile shape
+ * changes which lanes hold which pair, never the operations of a pair. */
 #include "types/gemm.h"
 
 #if defined(__x86_64__)
@@ -116,63 +117,34 @@ INLINE __m256i dot_bytes(bool w_unsigned, __m256i w, __m256i w_abs, __m256i a, _
     return _mm256_madd_epi16(p16, ones);
 }
 
-/* Per pair p = i * T + j: f16(w block i + off) * f16(a block j + off), the
- * block scales' product (off 0) or the min x sum term of the _1 types (off 2).
- * Generation's 8 x 1 tile gets its vector from 8 loads. */
-INLINE void pair_scales(const uint8_t *const *wb, const uint8_t *const *ab, int off, int R, int T, __m256 out[2]) {
-    if (R == 8 && T == 1) {
-        __m128i w8 = _mm_setr_epi16((short)u16_at(wb[0] + off), (short)u16_at(wb[1] + off), (short)u16_at(wb[2] + off),
-                                    (short)u16_at(wb[3] + off), (short)u16_at(wb[4] + off), (short)u16_at(wb[5] + off),
-                                    (short)u16_at(wb[6] + off), (short)u16_at(wb[7] + off));
-        out[0] = _mm256_mul_ps(_mm256_cvtph_ps(w8), _mm256_set1_ps(f16_at(ab[0] + off)));
-        out[1] = out[0];
-        return;
-    }
-    uint16_t w[16] = {0}, a[16] = {0};
-    for (int i = 0; i < R; i++)
-        for (int j = 0; j < T; j++) {
-            w[i * T + j] = u16_at(wb[i] + off);
-            a[i * T + j] = u16_at(ab[j] + off);
-        }
-    for (int h = 0; h < 2; h++)
-        out[h] = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(w + 8 * h))),
-                               _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(a + 8 * h))));
+/* The 8 int32 of v added up. */
+INLINE int32_t hsum_epi32(__m256i v) {
+    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s4 = _mm_add_epi32(s4, _mm_unpackhi_epi64(s4, s4));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 1));
+    return _mm_cvtsi128_si32(s4);
 }
 
-/* One tile of R rows x T tokens (up to 16 pairs: two vectors of 8), all blocks. */
-INLINE void tile_q32(slm_type type, const slm_gemm_args *g, int64_t r, int64_t t, int R, int T) {
+/* One (row, token) pair, all blocks, in the reference's steps: the rows
+ * past the last whole tile of 8. */
+INLINE float pair_q32(slm_type type, const slm_gemm_args *g, int64_t r, int64_t t) {
     const q32_layout L = layout_of(type);
-    const int P = R * T, off = L.has_min ? 4 : 2;
+    const int off = L.has_min ? 4 : 2;
     const uint8_t *w = g->w + (uint64_t)r * g->w_stride;
     const uint8_t *a = (const uint8_t *)g->a + (uint64_t)t * g->a_stride;
-    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    float sum = 0.0f;
     for (int64_t ib = 0; ib < g->n / 32; ib++) {
-        if (T == 1 && R == 8) prefetch_next_tile(g, w, R, ib, L.block_bytes);
-        const uint8_t *wb[8], *ab[8];
-        __m256i wq[8], wabs[8], part[16];
-        UNROLL for (int i = 0; i < R; i++) {
-            wb[i] = w + (uint64_t)i * g->w_stride + (uint64_t)ib * L.block_bytes;
-            wq[i] = unpack_q32(type, wb[i]);
-            wabs[i] = signed_q32(type) ? _mm256_sign_epi8(wq[i], wq[i]) : wq[i];
-        }
-        UNROLL for (int j = 0; j < T; j++) ab[j] = a + (uint64_t)j * g->a_stride + (uint64_t)ib * L.act_bytes;
-        UNROLL for (int p = P; p < 16; p++) part[p] = _mm256_setzero_si256();
-        UNROLL for (int j = 0; j < T; j++) {
-            __m256i av = _mm256_loadu_si256((const __m256i *)(const void *)(ab[j] + off));
-            __m256i a_off = L.offset ? _mm256_maddubs_epi16(_mm256_set1_epi8((char)L.offset), av) : _mm256_setzero_si256();
-            UNROLL for (int i = 0; i < R; i++)
-                part[i * T + j] = dot_bytes(!signed_q32(type), wq[i], wabs[i], av, a_off);
-        }
-        __m256 d[2], ms[2];
-        pair_scales(wb, ab, 0, R, T, d);
-        if (L.has_min) pair_scales(wb, ab, 2, R, T, ms);
-        UNROLL for (int h = 0; h < (P + 7) / 8; h++) {
-            __m256 term = _mm256_mul_ps(d[h], _mm256_cvtepi32_ps(sum_lanes_8(part + 8 * h)));
-            if (L.has_min) term = _mm256_add_ps(term, ms[h]);
-            acc[h] = _mm256_add_ps(acc[h], term);
-        }
+        const uint8_t *wb = w + (uint64_t)ib * L.block_bytes, *ab = a + (uint64_t)ib * L.act_bytes;
+        const __m256i wq = unpack_q32(type, wb);
+        const __m256i wabs = signed_q32(type) ? _mm256_sign_epi8(wq, wq) : wq;
+        const __m256i av = _mm256_loadu_si256((const __m256i *)(const void *)(ab + off));
+        const __m256i a_off = L.offset ? _mm256_maddubs_epi16(_mm256_set1_epi8((char)L.offset), av) : _mm256_setzero_si256();
+        const int32_t isum = hsum_epi32(dot_bytes(!signed_q32(type), wq, wabs, av, a_off));
+        float term = (f16_at(wb) * f16_at(ab)) * (float)isum;
+        if (L.has_min) term = term + f16_at(wb + 2) * f16_at(ab + 2);
+        sum += term;
     }
-    store_pairs(acc, R, T, g, r, t);
+    return sum;
 }
 
 /* ---- prompt tiles with 8 weight rows in the 8 lanes ---------------------------
@@ -365,21 +337,74 @@ INLINE void tile_x8(slm_type type, const slm_gemm_args *g, int64_t r, int64_t t,
     else tile_x8_q32(type, g, r, t, T, off8);
 }
 
+/* The f16 scales of 8 consecutive blocks, stride bytes apart, as floats. */
+INLINE __m256 block_scales_x8(const uint8_t *p, int stride) {
+    return _mm256_cvtph_ps(_mm_setr_epi16((short)u16_at(p), (short)u16_at(p + stride), (short)u16_at(p + 2 * stride),
+                                          (short)u16_at(p + 3 * stride), (short)u16_at(p + 4 * stride),
+                                          (short)u16_at(p + 5 * stride), (short)u16_at(p + 6 * stride),
+                                          (short)u16_at(p + 7 * stride)));
+}
+
+/* The integer dot of one Q8_0 block with one Q8_0 activation block, as 8 int32 partials. */
+INLINE __m256i dot_q8_0_block(const uint8_t *w, const uint8_t *a) {
+    const __m256i wq = _mm256_loadu_si256((const __m256i *)(const void *)(w + 2));
+    const __m256i av = _mm256_loadu_si256((const __m256i *)(const void *)(a + 2));
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(wq, wq), _mm256_sign_epi8(av, wq)),
+                             _mm256_set1_epi16(1));
+}
+
+/* One token, one Q8_0 row, as row_q6_K below: groups of 8 blocks in the
+ * lanes, the float steps in block order, the row read as one prefetched
+ * stream.  da: the token's block scales as floats.  Two threads streaming
+ * a Q8_0 matrix (65536 x 2048): 17.5-20.0 GB/s against 15.6-16.0 for the
+ * 8-row tiles used before and 14.8-16.2 for llama.cpp's row kernel in the
+ * same runs; one thread in cache 21 against 30 GB/s for the tiles, which
+ * is still twice what each thread needs. */
+INLINE float row_q8_0(const uint8_t *w, const uint8_t *a, const float *da, int64_t nb) {
+    float sum = 0.0f;
+    int64_t b0 = 0;
+    for (; b0 + 8 <= nb; b0 += 8) {
+        __m256i h[4];
+        float term[8];
+        UNROLL for (int q = 0; q < 4; q++) {
+            __m256i v[2];
+            UNROLL for (int k = 0; k < 2; k++) {
+                const int64_t b = b0 + 2 * q + k;
+                prefetch_stream(w + (uint64_t)b * 34, 34);
+                v[k] = dot_q8_0_block(w + (uint64_t)b * 34, a + (uint64_t)b * 34);
+            }
+            h[q] = _mm256_hadd_epi32(v[0], v[1]);
+        }
+        const __m256 d = _mm256_mul_ps(block_scales_x8(w + (uint64_t)b0 * 34, 34), _mm256_loadu_ps(da + b0));
+        _mm256_storeu_ps(term, _mm256_mul_ps(d, _mm256_cvtepi32_ps(sum_lanes_8_folded(h))));
+        UNROLL for (int k = 0; k < 8; k++) sum += term[k];
+    }
+    for (; b0 < nb; b0++) {
+        const int32_t isum = hsum_epi32(dot_q8_0_block(w + (uint64_t)b0 * 34, a + (uint64_t)b0 * 34));
+        sum += (f16_at(w + (uint64_t)b0 * 34) * da[b0]) * (float)isum;
+    }
+    return sum;
+}
+
 /* The blocks of 32 (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL) for rows [r0, r1)
  * x tokens [t0, t1): tokens in chunks (chunk_tokens), the _0 types' block
  * sums of a chunk in row_buf, 8 rows x 8, 4 or 1 tokens per tile; the rows
- * that do not fill a tile of 8 take tile_q32's single pairs.  One Q8_0 token
- * takes tile_q32's 8 x 1 tiles instead: for it the transposed tile is slower
- * (single thread, in cache, 21 against 26 GMAC/s); for the 4- and 5-bit
+ * that do not fill a tile of 8 take pair_q32.  One Q8_0 token walks row by
+ * row (row_q8_0; row_buf holds the token's block scales): for it the
+ * transposed tile is slower (single thread, in cache, 21 against 26 GMAC/s
+ * for 8 x 1 pair tiles, which row_q8_0 outruns when the weights stream from
+ * memory); for the 4- and 5-bit
  * types it is faster (Q4_0 31 against 21, Q5_0 16 against 12; streaming from
  * memory 24 against 19 and 17 against 13) and for IQ4_NL as fast as the
- * pair tiles (17 against 15 for tile_q32).  For prompts the transposed tiles
+ * 8 x 1 pair tiles (17 against 15).  For prompts the transposed tiles
  * gave 1.7-1.9x the 4 x 4 pair tiles on Q4_1, Q5_0 and Q5_1, 1.5x on IQ4_NL. */
 INLINE void gemm_x8(slm_type type, const slm_gemm_args *g, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
     int64_t r = r0;
     if (t1 - t0 == 1 && type == SLM_TYPE_Q8_0) {
-        for (; r + 8 <= r1; r += 8) tile_q32(type, g, r, t0, 8, 1);
-        for (; r < r1; r++) tile_q32(type, g, r, t0, 1, 1);
+        const int64_t nb = g->n / 32;
+        const uint8_t *a = (const uint8_t *)g->a + (uint64_t)t0 * g->a_stride;
+        for (int64_t b = 0; b < nb; b++) g->row_buf[b] = f16_at(a + (uint64_t)b * 34);
+        for (; r < r1; r++) g->y[t0 * g->y_stride + r] = row_q8_0(g->w + (uint64_t)r * g->w_stride, a, g->row_buf, nb);
         return;
     }
     const int64_t chunk = chunk_tokens(g), nb = g->n / 32;
@@ -394,7 +419,7 @@ INLINE void gemm_x8(slm_type type, const slm_gemm_args *g, int64_t r0, int64_t r
             for (; j < tn; j++) tile_x8(type, g, r, tc + j, 1, off8 + j * nb);
         }
         for (; r < r1; r++)
-            for (int64_t t = tc; t < tc + tn; t++) tile_q32(type, g, r, t, 1, 1);
+            for (int64_t t = tc; t < tc + tn; t++) g->y[t * g->y_stride + r] = pair_q32(type, g, r, t);
     }
 }
 
