@@ -541,13 +541,7 @@ INLINE float row_q6_K(const slm_gemm_args *g, int64_t r, int64_t t) {
 
 DEFINE_GEMM(gemm_q6_K_tiles, tile_q6_K, 4, 2)
 
-static void gemm_q6_K(const slm_gemm_args *g, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
-    if (t1 - t0 > 1) {
-        gemm_q6_K_tiles(g, r0, r1, t0, t1);
-        return;
-    }
-    for (int64_t r = r0; r < r1; r++) g->y[t0 * g->y_stride + r] = row_q6_K(g, r, t0);
-}
+DEFINE_GEMM_ROW_WALK(gemm_q6_K, gemm_q6_K_tiles, row_q6_K)
 
 /* ---- float weights (F32, F16, BF16) with float activations -------------------- */
 

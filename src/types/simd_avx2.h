@@ -112,4 +112,15 @@ INLINE int64_t tile_chunk_tokens(const slm_gemm_args *g, int tp) {
         }                                                                                                \
     }
 
+/* A gemm for a type whose one-token kernel walks a row at a time: ROW(g, r,
+ * t) gives y[t][r]; prompts (several tokens) go to the tiled TILES. */
+#define DEFINE_GEMM_ROW_WALK(NAME, TILES, ROW)                                                   \
+    static void NAME(const slm_gemm_args *g, int64_t r0, int64_t r1, int64_t t0, int64_t t1) { \
+        if (t1 - t0 > 1) {                                                                    \
+            TILES(g, r0, r1, t0, t1);                                                         \
+            return;                                                                           \
+        }                                                                                     \
+        for (int64_t r = r0; r < r1; r++) g->y[t0 * g->y_stride + r] = ROW(g, r, t0);         \
+    }
+
 #endif

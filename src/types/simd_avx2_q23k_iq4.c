@@ -298,13 +298,7 @@ DEFINE_GEMM(gemm_q2_K, Q2_K_TILE, 4, 4)
 DEFINE_GEMM(gemm_q3_K, Q3_K_TILE, 4, 4)
 DEFINE_GEMM(gemm_iq4_xs_tiles, IQ4_XS_TILE, 4, 4)
 
-static void gemm_iq4_xs(const slm_gemm_args *g, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
-    if (t1 - t0 > 1) {
-        gemm_iq4_xs_tiles(g, r0, r1, t0, t1);
-        return;
-    }
-    for (int64_t r = r0; r < r1; r++) g->y[t0 * g->y_stride + r] = row_iq4_xs(g, r, t0);
-}
+DEFINE_GEMM_ROW_WALK(gemm_iq4_xs, gemm_iq4_xs_tiles, row_iq4_xs)
 
 void slm_kernels_avx2_q23k_iq4(slm_kernels *k) {
     k->gemm[SLM_TYPE_Q2_K] = gemm_q2_K;
