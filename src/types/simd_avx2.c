@@ -337,14 +337,6 @@ INLINE void tile_x8(slm_type type, const slm_gemm_args *g, int64_t r, int64_t t,
     else tile_x8_q32(type, g, r, t, T, off8);
 }
 
-/* The f16 scales of 8 consecutive blocks, stride bytes apart, as floats. */
-INLINE __m256 block_scales_x8(const uint8_t *p, int stride) {
-    return _mm256_cvtph_ps(_mm_setr_epi16((short)u16_at(p), (short)u16_at(p + stride), (short)u16_at(p + 2 * stride),
-                                          (short)u16_at(p + 3 * stride), (short)u16_at(p + 4 * stride),
-                                          (short)u16_at(p + 5 * stride), (short)u16_at(p + 6 * stride),
-                                          (short)u16_at(p + 7 * stride)));
-}
-
 /* The integer dot of one Q8_0 block with one Q8_0 activation block, as 8 int32 partials. */
 INLINE __m256i dot_q8_0_block(const uint8_t *w, const uint8_t *a) {
     const __m256i wq = _mm256_loadu_si256((const __m256i *)(const void *)(w + 2));
@@ -364,18 +356,20 @@ INLINE float row_q8_0(const uint8_t *w, const uint8_t *a, const float *da, int64
     float sum = 0.0f;
     int64_t b0 = 0;
     for (; b0 + 8 <= nb; b0 += 8) {
+        const uint8_t *wb[8];
         __m256i h[4];
         float term[8];
         UNROLL for (int q = 0; q < 4; q++) {
             __m256i v[2];
             UNROLL for (int k = 0; k < 2; k++) {
                 const int64_t b = b0 + 2 * q + k;
-                prefetch_stream(w + (uint64_t)b * 34, 34);
-                v[k] = dot_q8_0_block(w + (uint64_t)b * 34, a + (uint64_t)b * 34);
+                wb[2 * q + k] = w + (uint64_t)b * 34;
+                prefetch_stream(wb[2 * q + k], 34);
+                v[k] = dot_q8_0_block(wb[2 * q + k], a + (uint64_t)b * 34);
             }
             h[q] = _mm256_hadd_epi32(v[0], v[1]);
         }
-        const __m256 d = _mm256_mul_ps(block_scales_x8(w + (uint64_t)b0 * 34, 34), _mm256_loadu_ps(da + b0));
+        const __m256 d = _mm256_mul_ps(scales_8(wb, 0), _mm256_loadu_ps(da + b0));
         _mm256_storeu_ps(term, _mm256_mul_ps(d, _mm256_cvtepi32_ps(sum_lanes_8_folded(h))));
         UNROLL for (int k = 0; k < 8; k++) sum += term[k];
     }
@@ -504,8 +498,9 @@ INLINE void tile_q6_K(const slm_gemm_args *g, int64_t r, int64_t t, int R, int T
  * sequential stream, prefetched STREAM_AHEAD bytes ahead.  Two threads
  * streaming a 210 MB matrix (128256 x 2048) read 13.5-13.9 GB/s with 8-row
  * tiles (tile_q6_K) and 14.5-15.4 GB/s this way; generation on llama3.2-1b
- * Q6_K went from 10.4-13.4 to 13.9-14.8 t/s.  The prefetch added 15-30 %
- * more (simd_avx2.h). */
+ * Q6_K went from 10.4-13.4 to 13.9-14.8 t/s.  The stream prefetch then
+ * took a 131072 x 2048 matrix from 13.6-16.8 to 18.3-20.5 GB/s
+ * (simd_avx2.h). */
 INLINE float row_q6_K(const slm_gemm_args *g, int64_t r, int64_t t) {
     const uint8_t *w = g->w + (uint64_t)r * g->w_stride;
     const uint8_t *a = (const uint8_t *)g->a + (uint64_t)t * g->a_stride;

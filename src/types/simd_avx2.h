@@ -62,9 +62,10 @@ INLINE void prefetch_next_tile(const slm_gemm_args *g, const uint8_t *w, int R, 
 /* A row walked alone (one token, a row at a time) is one sequential stream
  * per thread.  Asking for the bytes STREAM_AHEAD further on as each block
  * is read keeps more of that stream in flight than the hardware prefetcher
- * does alone.  Two threads streaming a 215 MB Q6_K matrix (128256 x 2048):
- * 14.2-16.5 GB/s without, 18.3-20.5 GB/s with 1.5-3 KiB ahead (3 KiB best),
- * 18.6 at 4 KiB; llama.cpp's row kernel 15.5-16.6 GB/s in the same runs. */
+ * does alone.  Two threads streaming a 220 MB Q6_K matrix (131072 x 2048):
+ * 13.6-16.8 GB/s without, 15.1 at 0.5 KiB ahead, 15.8-18.0 at 1 KiB,
+ * 18.3-20.5 at 2-3 KiB, 18.6 at 4 KiB; llama.cpp's row kernel 13.3-16.6
+ * GB/s in the same runs. */
 #define STREAM_AHEAD 3072
 
 /* Prefetches the lines STREAM_AHEAD bytes past a block of `bytes` bytes;
