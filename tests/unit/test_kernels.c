@@ -134,44 +134,53 @@ static void run_gemm(const slm_kernels *k, slm_type type, bool f32_act, const ui
     free(row_buf);
 }
 
+/* One weight shape: the scalar set against the best set over the whole
+ * block, a single token and odd sub-ranges, bit for bit. */
+static void check_case(slm_type type, bool f32_act, int64_t n, int64_t n_out, int64_t n_tokens) {
+    uint8_t *w = malloc(slm_type_row_bytes(type, n) * (uint64_t)n_out);
+    float *x = malloc((size_t)(n * n_tokens) * sizeof(float));
+    float *want = calloc((size_t)(n_out * n_tokens), sizeof(float));
+    float *got = calloc((size_t)(n_out * n_tokens), sizeof(float));
+    fill_weights(type, w, n_out, n);
+    fill_floats(x, n * n_tokens);
+    run_gemm(&scalar_set, type, f32_act, w, n_out, x, n_tokens, n, 0, n_out, 0, n_tokens, want);
+    const int64_t ranges[][4] = {{0, n_out, 0, n_tokens}, {0, n_out, 4, 5}, {3, n_out - 1, 1, 10}, {5, 6, 0, n_tokens},
+                                 {0, n_out, 2, 9}, {1, n_out, 3, 5}};
+    for (size_t ri = 0; ri < sizeof ranges / sizeof ranges[0]; ri++) {
+        const int64_t *rg = ranges[ri];
+        memset(got, 0, (size_t)(n_out * n_tokens) * sizeof(float));
+        run_gemm(&best_set, type, f32_act, w, n_out, x, n_tokens, n, rg[0], rg[1], rg[2], rg[3], got);
+        for (int64_t t = 0; t < n_tokens; t++)
+            for (int64_t r = 0; r < n_out; r++) {
+                float a = want[t * n_out + r], b = got[t * n_out + r];
+                bool inside = t >= rg[2] && t < rg[3] && r >= rg[0] && r < rg[1];
+                if (inside ? memcmp(&a, &b, sizeof a) != 0 : b != 0.0f) /* and nothing outside the range written */
+                    fail_msg("%s%s n=%lld rows=%lld range %zu: y[%lld][%lld] = %.9g, scalar %.9g", slm_type_name(type),
+                             f32_act ? " (f32 act)" : "", (long long)n, (long long)n_out, ri, (long long)t,
+                             (long long)r, b, inside ? a : 0.0f);
+            }
+    }
+    free(w);
+    free(x);
+    free(want);
+    free(got);
+}
+
 static void check_type(slm_type type, bool f32_act) {
-    const slm_dot_traits *dt = slm_dot_traits_of(type);
     uint32_t bs = slm_type_traits_of(type)->block_size;
     /* row lengths: blocks, and for the float types odd lengths around the SIMD width */
     const int64_t lens_q[] = {1, 2, 3, 7, 9};
     const int64_t lens_f[] = {1, 5, 8, 13, 31, 64, 100};
     bool is_float = bs == 1;
     size_t n_lens = is_float ? sizeof lens_f / sizeof lens_f[0] : sizeof lens_q / sizeof lens_q[0];
-    for (size_t li = 0; li < n_lens; li++) {
-        int64_t n = is_float ? lens_f[li] : lens_q[li] * (int64_t)bs;
-        const int64_t n_out = 21, n_tokens = 45; /* ragged for every tile shape and token chunk (32 + 8 + 4 + 1) */
-        uint8_t *w = malloc(slm_type_row_bytes(type, n) * (uint64_t)n_out);
-        float *x = malloc((size_t)(n * n_tokens) * sizeof(float));
-        float *want = calloc((size_t)(n_out * n_tokens), sizeof(float));
-        float *got = calloc((size_t)(n_out * n_tokens), sizeof(float));
-        fill_weights(type, w, n_out, n);
-        fill_floats(x, n * n_tokens);
-        run_gemm(&scalar_set, type, f32_act, w, n_out, x, n_tokens, n, 0, n_out, 0, n_tokens, want);
-        /* the whole block, a single token, and odd sub-ranges */
-        const int64_t ranges[][4] = {{0, n_out, 0, n_tokens}, {0, n_out, 4, 5}, {3, 20, 1, 10}, {5, 6, 0, n_tokens}, {0, n_out, 2, 9}};
-        for (size_t ri = 0; ri < sizeof ranges / sizeof ranges[0]; ri++) {
-            const int64_t *rg = ranges[ri];
-            memset(got, 0, (size_t)(n_out * n_tokens) * sizeof(float));
-            run_gemm(&best_set, type, f32_act, w, n_out, x, n_tokens, n, rg[0], rg[1], rg[2], rg[3], got);
-            for (int64_t t = rg[2]; t < rg[3]; t++)
-                for (int64_t r = rg[0]; r < rg[1]; r++) {
-                    float a = want[t * n_out + r], b = got[t * n_out + r];
-                    if (memcmp(&a, &b, sizeof a) != 0)
-                        fail_msg("%s%s n=%lld range %zu: y[%lld][%lld] = %.9g, scalar %.9g", slm_type_name(type),
-                                 f32_act ? " (f32 act)" : "", (long long)n, ri, (long long)t, (long long)r, b, a);
-                }
-        }
-        free(w);
-        free(x);
-        free(want);
-        free(got);
+    for (size_t li = 0; li < n_lens; li++) /* 21 rows and 45 tokens: ragged for every tile shape and token chunk */
+        check_case(type, f32_act, is_float ? lens_f[li] : lens_q[li] * (int64_t)bs, 21, 45);
+    /* long float rows: the prompt tiles take the tokens in chunks of 1 MiB
+     * of activations (256 tokens here), ragged at both ends */
+    if (is_float && !f32_act) {
+        check_case(type, f32_act, 1028, 150, 13);
+        check_case(type, f32_act, 1028, 24, 300);
     }
-    (void)dt;
 }
 
 static void test_gemm_all_types(void **state) {
