@@ -10,7 +10,9 @@
  *       x += W_down (silu(W_gate h) * W_up h)
  *   logits = W_out (rms_norm(x) * output_norm)
  *
- * All activations are [token][width] arrays for the tokens of the batch. */
+ * All activations are [token][width] arrays for the tokens of the batch.
+ * In the last layer, once its keys and values are cached, only the tokens
+ * that want logits go on: the others' x is never read again. */
 #include <string.h>
 
 #include "model/attention.h"
@@ -56,8 +58,28 @@ static void kv_append(slm_context *c, int64_t layer, int32_t n, const int32_t *p
 
 /* ---- the block ------------------------------------------------------------ */
 
+/* The rows of the tokens that want logits (out_row[t] >= 0), moved to the
+ * front of q and x in token order with their positions; returns how many. */
+static int32_t keep_output_rows(slm_context *c, int32_t n, const int32_t *out_row, const int32_t *pos,
+                                const int32_t *seq, int32_t *kept_pos, int32_t *kept_seq) {
+    const slm_hparams *hp = &c->model->hp;
+    int64_t q_width = hp->n_head * hp->head_dim;
+    int32_t k = 0;
+    for (int32_t t = 0; t < n; t++) {
+        if (out_row[t] < 0) continue;
+        memmove(c->s.q + k * q_width, c->s.q + t * q_width, (size_t)q_width * sizeof(float));
+        memmove(c->s.x + k * hp->n_embd, c->s.x + t * hp->n_embd, (size_t)hp->n_embd * sizeof(float));
+        kept_pos[k] = pos[t];
+        kept_seq[k] = seq[t];
+        k++;
+    }
+    return k;
+}
+
+/* One layer for n tokens; with out_row (the last layer), only the tokens
+ * that want logits go past the KV cache, to the front rows of x. */
 static void transformer_block(slm_context *c, const slm_layer *L, int64_t il, int32_t n, const int32_t *pos,
-                              const int32_t *seq) {
+                              const int32_t *seq, const int32_t *out_row) {
     const slm_hparams *hp = &c->model->hp;
     slm_scratch *s = &c->s;
     int64_t n_embd = hp->n_embd;
@@ -70,6 +92,13 @@ static void transformer_block(slm_context *c, const slm_layer *L, int64_t il, in
     rope_all(c, s->q, hp->n_head, hp->head_dim, n);
     rope_all(c, s->k, hp->n_head_kv, hp->head_dim, n);
     kv_append(c, il, n, pos, seq);
+    int32_t kept_pos[SLM_UBATCH], kept_seq[SLM_UBATCH];
+    if (out_row) {
+        n = keep_output_rows(c, n, out_row, pos, seq, kept_pos, kept_seq);
+        pos = kept_pos;
+        seq = kept_seq;
+        if (n == 0) return;
+    }
     slm_attention(c, il, n, pos, seq);
     slm_matmul(c, &L->wo, s->att, n, s->tmp);
     add_bias(s->tmp, L->bo, n_embd, n);
@@ -93,17 +122,22 @@ void slm_forward(slm_context *c, int32_t n, const slm_token *tokens, const int32
     for (int32_t t = 0; t < n; t++)
         slm_rope_angles(pos[t], hp->n_rot, hp->rope_base, hp->rope_freq_scale, m->rope_freqs, s->rope_cos + t * half,
                         s->rope_sin + t * half);
-    for (int64_t il = 0; il < hp->n_layer; il++) transformer_block(c, &m->layers[il], il, n, pos, seq);
+    /* an observer (imatrix) sees every token of every matrix: no skipping then */
+    const int32_t *skip_by = c->opts.observe ? NULL : out_row;
+    for (int64_t il = 0; il < hp->n_layer; il++)
+        transformer_block(c, &m->layers[il], il, n, pos, seq, il == hp->n_layer - 1 ? skip_by : NULL);
 
-    /* logits only for the tokens that asked for them, in out_row order */
+    /* logits for the tokens that asked for them, in token order: already the
+     * front rows of x, unless the last layer kept them all */
     int32_t n_out = 0;
     for (int32_t t = 0; t < n; t++) {
         if (out_row[t] < 0) continue;
-        memcpy(s->tmp + (int64_t)n_out * hp->n_embd, s->x + (int64_t)t * hp->n_embd,
-               (size_t)hp->n_embd * sizeof(float));
+        if (!skip_by)
+            memmove(s->x + (int64_t)n_out * hp->n_embd, s->x + (int64_t)t * hp->n_embd,
+                    (size_t)hp->n_embd * sizeof(float));
         n_out++;
     }
     if (n_out == 0) return;
-    slm_op_rms_norm(c, s->tmp, m->output_norm, hp->norm_eps, hp->n_embd, n_out, s->out_in);
+    slm_op_rms_norm(c, s->x, m->output_norm, hp->norm_eps, hp->n_embd, n_out, s->out_in);
     slm_matmul(c, &m->output, s->out_in, n_out, out);
 }

@@ -51,6 +51,37 @@ static void test_invariance_qwen2(void **state) { (void)state; check_invariance(
 static void test_invariance_q4_1(void **state) { (void)state; check_invariance("reference/synthetic/llama-k-Q4_1.gguf"); }
 static void test_invariance_f16(void **state) { (void)state; check_invariance("reference/stories260K/stories260K-F16.gguf"); }
 
+/* Logits for a few tokens only: the last layer then runs just those rows
+ * past the cache (forward.c).  The asked rows, and every later token, get
+ * the bits of the run that asks for all. */
+static void test_sparse_logits(void **state) {
+    (void)state;
+    char path[4096];
+    SLM_REQUIRE_DATA(path, "reference/synthetic/qwen2-c.gguf");
+    slm_model *m = ref_load_model(path);
+    int64_t nv = slm_model_n_vocab(m);
+    float *alone = malloc(20 * (size_t)nv * sizeof(float));
+    run_chunked(m, SLM_CACHE_F16, 1, 20, alone);
+    slm_context *c = ref_new_context(m, SLM_CACHE_F16, false, 2);
+    slm_error err;
+    bool some[15] = {false};
+    some[3] = some[4] = some[11] = true;
+    slm_batch first = {.n_tokens = 15, .tokens = P20, .logits = some};
+    SLM_ASSERT_OK(slm_decode(c, &first, &err), &err);
+    assert_null(slm_get_logits(c, 0));
+    const int asked[] = {3, 4, 11};
+    for (int k = 0; k < 3; k++)
+        assert_memory_equal(slm_get_logits(c, asked[k]), alone + asked[k] * nv, nv * sizeof(float));
+    slm_batch none = {.n_tokens = 4, .tokens = P20 + 15, .logits = (const bool[4]){false, false, false, false}};
+    SLM_ASSERT_OK(slm_decode(c, &none, &err), &err);
+    slm_batch last = {.n_tokens = 1, .tokens = P20 + 19};
+    SLM_ASSERT_OK(slm_decode(c, &last, &err), &err);
+    assert_memory_equal(slm_get_logits(c, 0), alone + 19 * nv, nv * sizeof(float));
+    slm_context_free(c);
+    free(alone);
+    slm_model_free(m);
+}
+
 /* The default F16 cache against the F32 cache and against llama.cpp (whose
  * references use an F32 cache; its own F16 default moves them by 0.01-0.05). */
 static void test_f16_cache(void **state) {
@@ -174,6 +205,7 @@ int main(void) {
         cmocka_unit_test(test_invariance_f32), cmocka_unit_test(test_invariance_qwen2),
         cmocka_unit_test(test_invariance_q4_1), cmocka_unit_test(test_invariance_f16),
         cmocka_unit_test(test_f16_cache),      cmocka_unit_test(test_sequences),
+        cmocka_unit_test(test_sparse_logits),
         cmocka_unit_test(test_context_full),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
