@@ -27,6 +27,18 @@ static void run_chunked(const slm_model *m, slm_cache_type cache, uint32_t n_thr
     slm_context_free(c);
 }
 
+/* Loads a shared model and the logits of P20 in one batch, every token
+ * asking for them: the reference the tests below compare with.  Skips the
+ * test (cmocka's skip() leaves through a long jump) without the data. */
+static float *load_with_logits(const char *rel, slm_model **m) {
+    char path[4096];
+    SLM_REQUIRE_DATA(path, rel);
+    *m = ref_load_model(path);
+    float *all = malloc(20 * (size_t)slm_model_n_vocab(*m) * sizeof(float));
+    run_chunked(*m, SLM_CACHE_F16, 1, 20, all);
+    return all;
+}
+
 static void check_invariance(const char *rel) {
     char path[4096];
     SLM_REQUIRE_DATA(path, rel);
@@ -56,12 +68,9 @@ static void test_invariance_f16(void **state) { (void)state; check_invariance("r
  * the bits of the run that asks for all. */
 static void test_sparse_logits(void **state) {
     (void)state;
-    char path[4096];
-    SLM_REQUIRE_DATA(path, "reference/synthetic/qwen2-c.gguf");
-    slm_model *m = ref_load_model(path);
+    slm_model *m = NULL;
+    float *alone = load_with_logits("reference/synthetic/qwen2-c.gguf", &m);
     int64_t nv = slm_model_n_vocab(m);
-    float *alone = malloc(20 * (size_t)nv * sizeof(float));
-    run_chunked(m, SLM_CACHE_F16, 1, 20, alone);
     slm_context *c = ref_new_context(m, SLM_CACHE_F16, false, 2);
     slm_error err;
     bool some[15] = {false};
@@ -99,12 +108,9 @@ static void test_f16_cache(void **state) {
 /* Two sequences in one interleaved batch give the logits each gets alone. */
 static void test_sequences(void **state) {
     (void)state;
-    char path[4096];
-    SLM_REQUIRE_DATA(path, "reference/synthetic/llama-a.gguf");
-    slm_model *m = ref_load_model(path);
+    slm_model *m = NULL;
+    float *alone = load_with_logits("reference/synthetic/llama-a.gguf", &m);
     int64_t nv = slm_model_n_vocab(m);
-    float *alone = malloc(20 * (size_t)nv * sizeof(float));
-    run_chunked(m, SLM_CACHE_F16, 1, 20, alone);
 
     slm_context_params p = slm_context_default_params();
     p.n_ctx = 64;
