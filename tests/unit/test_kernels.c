@@ -175,8 +175,9 @@ static void check_type(slm_type type, bool f32_act) {
     size_t n_lens = is_float ? sizeof lens_f / sizeof lens_f[0] : sizeof lens_q / sizeof lens_q[0];
     for (size_t li = 0; li < n_lens; li++) /* 21 rows and 45 tokens: ragged for every tile shape and token chunk */
         check_case(type, f32_act, is_float ? lens_f[li] : lens_q[li] * (int64_t)bs, 21, 45);
-    /* long float rows: the prompt tiles take the tokens in chunks of 1 MiB
-     * of activations (256 tokens here), ragged at both ends */
+    /* long float rows: the prompt tiles take the tokens in chunks of whole
+     * tiles within 1 MiB of activations (252 tokens of 1028 floats), so 300
+     * tokens make a full chunk and a ragged one */
     if (is_float && !f32_act) {
         check_case(type, f32_act, 1028, 150, 13);
         check_case(type, f32_act, 1028, 24, 300);
