@@ -58,28 +58,36 @@ static void kv_append(slm_context *c, int64_t layer, int32_t n, const int32_t *p
 
 /* ---- the block ------------------------------------------------------------ */
 
-/* The rows of the tokens that want logits (out_row[t] >= 0), moved to the
- * front of q and x in token order with their positions; returns how many. */
+/* Moves the rows (width floats each) of the tokens that want logits
+ * (out_row[t] >= 0) to the front, in token order; returns how many. */
+static int32_t front_rows(float *rows, int64_t width, int32_t n, const int32_t *out_row) {
+    int32_t k = 0;
+    for (int32_t t = 0; t < n; t++)
+        if (out_row[t] >= 0) memmove(rows + k++ * width, rows + t * width, (size_t)width * sizeof(float));
+    return k;
+}
+
+/* The last layer's q and x rows of the tokens that want logits, moved to
+ * the front with their positions; returns how many. */
 static int32_t keep_output_rows(slm_context *c, int32_t n, const int32_t *out_row, const int32_t *pos,
                                 const int32_t *seq, int32_t *kept_pos, int32_t *kept_seq) {
     const slm_hparams *hp = &c->model->hp;
-    int64_t q_width = hp->n_head * hp->head_dim;
+    front_rows(c->s.q, hp->n_head * hp->head_dim, n, out_row);
     int32_t k = 0;
     for (int32_t t = 0; t < n; t++) {
         if (out_row[t] < 0) continue;
-        memmove(c->s.q + k * q_width, c->s.q + t * q_width, (size_t)q_width * sizeof(float));
-        memmove(c->s.x + k * hp->n_embd, c->s.x + t * hp->n_embd, (size_t)hp->n_embd * sizeof(float));
         kept_pos[k] = pos[t];
-        kept_seq[k] = seq[t];
-        k++;
+        kept_seq[k++] = seq[t];
     }
+    front_rows(c->s.x, hp->n_embd, n, out_row);
     return k;
 }
 
 /* One layer for n tokens; with out_row (the last layer), only the tokens
- * that want logits go past the KV cache, to the front rows of x. */
-static void transformer_block(slm_context *c, const slm_layer *L, int64_t il, int32_t n, const int32_t *pos,
-                              const int32_t *seq, const int32_t *out_row) {
+ * that want logits go past the KV cache, to the front rows of x.  Returns
+ * how many rows of x went through the whole layer. */
+static int32_t transformer_block(slm_context *c, const slm_layer *L, int64_t il, int32_t n, const int32_t *pos,
+                                 const int32_t *seq, const int32_t *out_row) {
     const slm_hparams *hp = &c->model->hp;
     slm_scratch *s = &c->s;
     int64_t n_embd = hp->n_embd;
@@ -97,7 +105,7 @@ static void transformer_block(slm_context *c, const slm_layer *L, int64_t il, in
         n = keep_output_rows(c, n, out_row, pos, seq, kept_pos, kept_seq);
         pos = kept_pos;
         seq = kept_seq;
-        if (n == 0) return;
+        if (n == 0) return 0;
     }
     slm_attention(c, il, n, pos, seq);
     slm_matmul(c, &L->wo, s->att, n, s->tmp);
@@ -109,6 +117,7 @@ static void transformer_block(slm_context *c, const slm_layer *L, int64_t il, in
     slm_op_swiglu(c, s->gate, s->up, n * hp->n_ff);
     slm_matmul(c, &L->ffn_down, s->gate, n, s->tmp);
     add_residual(s->x, s->tmp, n * n_embd);
+    return n;
 }
 
 void slm_forward(slm_context *c, int32_t n, const slm_token *tokens, const int32_t *pos, const int32_t *seq,
@@ -124,19 +133,13 @@ void slm_forward(slm_context *c, int32_t n, const slm_token *tokens, const int32
                         s->rope_sin + t * half);
     /* an observer (imatrix) sees every token of every matrix: no skipping then */
     const int32_t *skip_by = c->opts.observe ? NULL : out_row;
+    int32_t n_kept = n;
     for (int64_t il = 0; il < hp->n_layer; il++)
-        transformer_block(c, &m->layers[il], il, n, pos, seq, il == hp->n_layer - 1 ? skip_by : NULL);
+        n_kept = transformer_block(c, &m->layers[il], il, n, pos, seq, il == hp->n_layer - 1 ? skip_by : NULL);
 
-    /* logits for the tokens that asked for them, in token order: already the
-     * front rows of x, unless the last layer kept them all */
-    int32_t n_out = 0;
-    for (int32_t t = 0; t < n; t++) {
-        if (out_row[t] < 0) continue;
-        if (!skip_by)
-            memmove(s->x + (int64_t)n_out * hp->n_embd, s->x + (int64_t)t * hp->n_embd,
-                    (size_t)hp->n_embd * sizeof(float));
-        n_out++;
-    }
+    /* logits for the tokens that asked for them, in token order: the front
+     * rows of x, where the last layer left them unless it kept all */
+    int32_t n_out = skip_by ? n_kept : front_rows(s->x, hp->n_embd, n, out_row);
     if (n_out == 0) return;
     slm_op_rms_norm(c, s->x, m->output_norm, hp->norm_eps, hp->n_embd, n_out, s->out_in);
     slm_matmul(c, &m->output, s->out_in, n_out, out);
